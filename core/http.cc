@@ -1,0 +1,159 @@
+#include "core/http.h"
+
+#include <algorithm>
+#include <array>
+
+namespace portico::core {
+namespace {
+
+constexpr std::array<std::string_view, 10> kMethodNames = {
+    "GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "CONNECT", "TRACE", ""};
+
+inline char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
+
+std::string_view trim_ows(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+template <typename Fn>
+void for_each_token(std::string_view list, Fn&& fn) {
+  while (!list.empty()) {
+    size_t comma = list.find(',');
+    std::string_view item = trim_ows(list.substr(0, comma));
+    if (!item.empty()) fn(item);
+    if (comma == std::string_view::npos) break;
+    list.remove_prefix(comma + 1);
+  }
+}
+
+}  // namespace
+
+std::string_view method_name(Method m) { return kMethodNames[static_cast<size_t>(m)]; }
+
+Method parse_method(std::string_view token) {
+  for (size_t i = 0; i + 1 < kMethodNames.size(); ++i) {
+    if (kMethodNames[i] == token) return static_cast<Method>(i);
+  }
+  return Method::Other;
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (lower(a[i]) != lower(b[i])) return false;
+  }
+  return true;
+}
+
+std::string to_lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = lower(c);
+  return out;
+}
+
+void Headers::add(std::string_view name, std::string_view value) {
+  items_.push_back(Header{std::string(name), std::string(value)});
+}
+
+void Headers::set(std::string_view name, std::string_view value) {
+  remove(name);
+  add(name, value);
+}
+
+const std::string* Headers::get(std::string_view name) const {
+  for (const Header& h : items_) {
+    if (iequals(h.name, name)) return &h.value;
+  }
+  return nullptr;
+}
+
+std::string_view Headers::get_or(std::string_view name, std::string_view fallback) const {
+  const std::string* v = get(name);
+  return v ? std::string_view(*v) : fallback;
+}
+
+size_t Headers::remove(std::string_view name) {
+  size_t before = items_.size();
+  items_.erase(std::remove_if(items_.begin(), items_.end(),
+                              [&](const Header& h) { return iequals(h.name, name); }),
+               items_.end());
+  return before - items_.size();
+}
+
+bool Headers::has_token(std::string_view name, std::string_view token) const {
+  bool found = false;
+  for (const Header& h : items_) {
+    if (!iequals(h.name, name)) continue;
+    for_each_token(h.value, [&](std::string_view t) { found = found || iequals(t, token); });
+  }
+  return found;
+}
+
+void Headers::remove_hop_by_hop() {
+  // Fields named by Connection are hop-by-hop too (RFC 9110 §7.6.1).
+  std::vector<std::string> named;
+  for (const Header& h : items_) {
+    if (iequals(h.name, "connection")) {
+      for_each_token(h.value, [&](std::string_view t) { named.emplace_back(t); });
+    }
+  }
+  static constexpr std::array<std::string_view, 10> kHop = {
+      "connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding",
+      "upgrade", "proxy-authenticate", "proxy-authorization", "http2-settings"};
+  items_.erase(std::remove_if(items_.begin(), items_.end(),
+                              [&](const Header& h) {
+                                for (std::string_view hop : kHop) {
+                                  if (iequals(h.name, hop)) return true;
+                                }
+                                for (const std::string& n : named) {
+                                  if (iequals(h.name, n)) return true;
+                                }
+                                return false;
+                              }),
+               items_.end());
+}
+
+std::string_view reason_phrase(int status) {
+  switch (status) {
+    case 100: return "Continue";
+    case 101: return "Switching Protocols";
+    case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
+    case 203: return "Non-Authoritative Information";
+    case 204: return "No Content";
+    case 206: return "Partial Content";
+    case 301: return "Moved Permanently";
+    case 302: return "Found";
+    case 303: return "See Other";
+    case 304: return "Not Modified";
+    case 307: return "Temporary Redirect";
+    case 308: return "Permanent Redirect";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 411: return "Length Required";
+    case 412: return "Precondition Failed";
+    case 413: return "Content Too Large";
+    case 414: return "URI Too Long";
+    case 416: return "Range Not Satisfiable";
+    case 417: return "Expectation Failed";
+    case 421: return "Misdirected Request";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    case 505: return "HTTP Version Not Supported";
+    default: return "";
+  }
+}
+
+
+}  // namespace portico::core

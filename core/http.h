@@ -1,0 +1,90 @@
+// HTTP message model shared by the HTTP/1 and (later) HTTP/2 codecs, routing and cache:
+// Method, Headers, RequestHead, ResponseHead. Plain values; no I/O; any thread.
+// Field semantics follow RFC 9110; header names compare case-insensitively (RFC 9110 §5.1).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace portico::core {
+
+enum class Method : uint8_t { Get, Head, Post, Put, Delete, Options, Patch, Connect, Trace, Other };
+constexpr uint32_t method_bit(Method m) { return 1u << static_cast<unsigned>(m); }
+
+std::string_view method_name(Method m);
+// Exact, case-sensitive match (RFC 9110 §9.1); unknown tokens map to Other.
+Method parse_method(std::string_view token);
+
+bool iequals(std::string_view a, std::string_view b);
+std::string to_lower(std::string_view s);
+
+struct Header {
+  std::string name;
+  std::string value;
+};
+
+// Ordered header list; duplicates kept in arrival order.
+class Headers {
+ public:
+  void add(std::string_view name, std::string_view value);
+  // Replaces every field named `name` with one field.
+  void set(std::string_view name, std::string_view value);
+  // First field named `name`, or nullptr.
+  const std::string* get(std::string_view name) const;
+  std::string_view get_or(std::string_view name, std::string_view fallback = {}) const;
+  bool has(std::string_view name) const { return get(name) != nullptr; }
+  // Removes every field named `name`; returns how many.
+  size_t remove(std::string_view name);
+  // True when some field named `name` holds `token` in its comma-separated list (case-insensitive).
+  bool has_token(std::string_view name, std::string_view token) const;
+  // Removes hop-by-hop fields (RFC 9110 §7.6.1): Connection, the fields it names, Keep-Alive,
+  // Proxy-Connection, TE, Trailer, Transfer-Encoding, Upgrade, Proxy-Authenticate/-Authorization.
+  void remove_hop_by_hop();
+
+  size_t size() const { return items_.size(); }
+  bool empty() const { return items_.empty(); }
+  void clear() { items_.clear(); }
+  void reserve(size_t n) { items_.reserve(n); }
+  std::vector<Header>::const_iterator begin() const { return items_.begin(); }
+  std::vector<Header>::const_iterator end() const { return items_.end(); }
+
+ private:
+  std::vector<Header> items_;
+};
+
+// How a message body is delimited (RFC 9112 §6.3).
+enum class BodyFraming : uint8_t { None, Length, Chunked, UntilClose };
+
+struct RequestHead {
+  Method method = Method::Get;
+  std::string method_token;   // as received, e.g. "GET"
+  std::string target;         // request-target as received (origin-form or absolute-form)
+  std::string path;           // path part of the target, still percent-encoded
+  std::string query;          // without '?', empty when absent
+  bool has_query = false;
+  int version_minor = 1;      // HTTP/1.x minor version
+  Headers headers;
+  std::string authority;      // Host header (or absolute-form authority), lower-cased
+  BodyFraming framing = BodyFraming::None;
+  uint64_t content_length = 0;  // valid when framing == Length
+  bool keep_alive = true;       // after Connection / version rules (RFC 9112 §9.3)
+  bool expect_continue = false;
+};
+
+struct ResponseHead {
+  int status = 200;
+  std::string reason;
+  int version_minor = 1;
+  Headers headers;
+  BodyFraming framing = BodyFraming::None;
+  uint64_t content_length = 0;
+  bool keep_alive = true;
+};
+
+// Standard reason phrase for a status code ("" when unknown).
+std::string_view reason_phrase(int status);
+
+}  // namespace portico::core

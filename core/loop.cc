@@ -1,0 +1,75 @@
+#include "core/loop.h"
+
+#include <event2/event.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "core/assert.h"
+
+namespace portico::core {
+
+Loop::Loop() : base_(event_base_new()) {
+  PORTICO_CHECK(base_ != nullptr);
+  PORTICO_CHECK(::pipe2(wakeup_fds_, O_NONBLOCK | O_CLOEXEC) == 0);
+  wakeup_ev_ = event_new(base_, wakeup_fds_[0], EV_READ | EV_PERSIST, &Loop::on_wakeup, this);
+  event_add(wakeup_ev_, nullptr);
+}
+
+Loop::~Loop() {
+  event_free(wakeup_ev_);
+  ::close(wakeup_fds_[0]);
+  ::close(wakeup_fds_[1]);
+  event_base_free(base_);
+}
+
+void Loop::run() { event_base_loop(base_, 0); }
+
+void Loop::stop() {
+  post([this] { event_base_loopbreak(base_); });
+}
+
+void Loop::post(std::function<void()> fn) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    posted_.push_back(std::move(fn));
+  }
+  char b = 1;
+  ssize_t n = ::write(wakeup_fds_[1], &b, 1);  // EAGAIN means a wakeup is already pending.
+  (void)n;
+}
+
+void Loop::on_wakeup(int fd, short /*what*/, void* arg) {
+  auto* self = static_cast<Loop*>(arg);
+  char buf[64];
+  while (::read(fd, buf, sizeof buf) > 0) {
+  }
+  std::vector<std::function<void()>> work;
+  {
+    std::lock_guard<std::mutex> lock(self->mu_);
+    work.swap(self->posted_);
+  }
+  for (auto& fn : work) fn();
+}
+
+Timer::Timer(Loop& loop, std::function<void()> cb)
+    : ev_(evtimer_new(loop.base(), &Timer::on_fire, this)), cb_(std::move(cb)) {}
+
+Timer::~Timer() { event_free(ev_); }
+
+void Timer::arm(std::chrono::milliseconds after) {
+  timeval tv{};
+  tv.tv_sec = static_cast<time_t>(after.count() / 1000);
+  tv.tv_usec = static_cast<suseconds_t>((after.count() % 1000) * 1000);
+  evtimer_add(ev_, &tv);
+}
+
+void Timer::cancel() { evtimer_del(ev_); }
+
+bool Timer::armed() const { return evtimer_pending(ev_, nullptr) != 0; }
+
+void Timer::on_fire(int /*fd*/, short /*what*/, void* arg) {
+  auto* self = static_cast<Timer*>(arg);
+  self->cb_();
+}
+
+}  // namespace portico::core
