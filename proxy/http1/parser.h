@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 #include "core/http.h"
@@ -21,6 +22,69 @@ struct Limits {
 };
 
 enum class ParsePhase : uint8_t { Head, Body, Complete, Failed };
+
+namespace detail {
+
+// Implementation state shared by both parsers; not part of the public API.
+
+// Line-scanning state for a message head. Offsets index the bytes presented to feed(), which the
+// caller re-presents contiguously (plus new bytes) while the head is incomplete.
+struct HeadScan {
+  size_t line_start = 0;  // first byte of the next unparsed line
+  size_t scanned = 0;     // bytes before this offset hold no LF beyond line_start
+  size_t head_start = 0;  // first byte of the start line (after skipped empty lines)
+  uint32_t empty_lines = 0;
+  uint32_t field_count = 0;
+  bool have_start_line = false;
+};
+
+// Framing-relevant fields seen while parsing a head.
+struct FieldFacts {
+  uint32_t host = 0;
+  uint32_t content_length = 0;
+  uint32_t transfer_encoding = 0;
+  uint32_t expect = 0;
+  uint32_t host_index = 0;  // index of the first Host field
+  uint32_t content_length_index = 0;
+};
+
+// Body decoder (RFC 9112 §6.3, §7.1): Content-Length, chunked (with trailers, discarded) or
+// until-close bodies, from any split of the input. A tiny internal buffer holds a partial chunk-size
+// or trailer line; data views handed to on_body point into the fed bytes.
+class BodyDecoder {
+ public:
+  enum class Mode : uint8_t { Length, Chunked, UntilClose };
+  void start(Mode mode, uint64_t length, uint64_t max_body_bytes, uint32_t max_trailer_bytes);
+  // Consumes body bytes and fires events.on_body; stops right after the body ends.
+  template <typename Events>
+  size_t feed(std::string_view data, Events& events);
+  bool done() const { return state_ == State::Done; }
+  bool failed() const { return state_ == State::Failed; }
+  bool until_close() const { return state_ == State::UntilClose; }
+  // Valid when failed(): 400, 413 or 431, and a short reason.
+  int error_status() const { return error_status_; }
+  const char* error_detail() const { return error_detail_; }
+
+ private:
+  enum class State : uint8_t {
+    Length, UntilClose, ChunkSize, ChunkData, ChunkCr, ChunkLf, Trailer, Done, Failed
+  };
+  bool take_line(std::string_view data, size_t& pos, size_t limit, std::string_view& line);
+  bool on_size_line(std::string_view line);
+  bool fail(int status, const char* detail);
+
+  State state_ = State::Done;
+  int error_status_ = 0;
+  const char* error_detail_ = "";
+  uint64_t remaining_ = 0;   // bytes left in the body (Length) or the current chunk
+  uint64_t total_ = 0;       // chunk data seen so far
+  uint64_t max_body_ = 0;    // 0 = unlimited
+  uint32_t max_trailer_ = 0;
+  uint32_t trailer_bytes_ = 0;
+  std::string line_;  // partial chunk-size or trailer line
+};
+
+}  // namespace detail
 
 // Receives parse events. on_head fires once per message, then on_body zero or more times with
 // views into the fed bytes (valid only during the call), then on_complete once.
@@ -62,10 +126,23 @@ class RequestParser {
   const core::Error& error() const;
 
  private:
-  struct Impl;
-  alignas(8) unsigned char storage_[256];
-  Impl& impl();
-  const Impl& impl() const;
+  size_t feed_head(std::string_view data);
+  size_t feed_body(std::string_view data);
+  bool parse_request_line(std::string_view line);
+  bool parse_target(std::string_view target);
+  bool parse_field(std::string_view line);
+  bool finish_head();
+  bool fail(int status, const char* detail);
+
+  Limits limits_;
+  RequestEvents& events_;
+  ParsePhase phase_ = ParsePhase::Head;
+  detail::HeadScan scan_;
+  detail::FieldFacts facts_;
+  bool absolute_form_ = false;
+  core::RequestHead head_;
+  detail::BodyDecoder body_;
+  core::Error error_;
 };
 
 // Parses responses; the caller tells it the request method first (HEAD answers have no body).
@@ -85,10 +162,25 @@ class ResponseParser {
   const core::Error& error() const;
 
  private:
-  struct Impl;
-  alignas(8) unsigned char storage_[256];
-  Impl& impl();
-  const Impl& impl() const;
+  size_t parse_one_head(std::string_view data);
+  size_t feed_body(std::string_view data);
+  bool parse_status_line(std::string_view line);
+  bool parse_field(std::string_view line);
+  bool finish_head();
+  bool fail(core::ErrorKind kind, const char* detail);
+  void reset_head();
+
+  ResponseEvents& events_;
+  uint32_t max_header_bytes_;
+  uint32_t max_header_count_;
+  core::Method request_method_ = core::Method::Get;
+  ParsePhase phase_ = ParsePhase::Head;
+  bool seen_bytes_ = false;  // any byte fed since reset() (feed_eof: Reset vs truncated)
+  detail::HeadScan scan_;
+  detail::FieldFacts facts_;
+  core::ResponseHead head_;
+  detail::BodyDecoder body_;
+  core::Error error_;
 };
 
 }  // namespace portico::proxy::http1

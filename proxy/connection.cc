@@ -1,0 +1,389 @@
+#include "proxy/connection.h"
+
+#include <arpa/inet.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+
+#include "core/log.h"
+#include "proxy/exchange.h"
+#include "proxy/response_writer.h"
+#include "proxy/server.h"
+#include "proxy/worker.h"
+
+namespace portico::proxy {
+namespace {
+
+constexpr size_t kReadHighWatermark = 256 * 1024;
+constexpr size_t kOutputHighWatermark = 256 * 1024;
+constexpr size_t kOutputLowWatermark = 64 * 1024;
+constexpr std::chrono::milliseconds kLingerTime{2000};
+
+timeval to_timeval(std::chrono::milliseconds ms) {
+  return timeval{static_cast<time_t>(ms.count() / 1000),
+                 static_cast<suseconds_t>((ms.count() % 1000) * 1000)};
+}
+
+}  // namespace
+
+Connection::Connection(Worker& worker, int fd, std::string listener_name, const sockaddr* peer,
+                       socklen_t /*peer_len*/)
+    : worker_(worker),
+      listener_name_(std::move(listener_name)),
+      parser_(limits_, *this),
+      timer_(worker.loop(), [this] { on_timer(); }) {
+  const config::Server& s = worker_.snapshot()->model->server;
+  limits_.max_request_line_bytes = s.max_request_line_bytes;
+  limits_.max_header_bytes = s.max_header_bytes;
+  limits_.max_header_count = s.max_header_count;
+  limits_.max_body_bytes = s.max_body_bytes;
+  char buf[INET6_ADDRSTRLEN] = {0};
+  if (peer->sa_family == AF_INET) {
+    const auto* in4 = reinterpret_cast<const sockaddr_in*>(peer);
+    inet_ntop(AF_INET, &in4->sin_addr, buf, sizeof buf);
+    client_port_ = ntohs(in4->sin_port);
+  } else if (peer->sa_family == AF_INET6) {
+    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(peer);
+    inet_ntop(AF_INET6, &in6->sin6_addr, buf, sizeof buf);
+    client_port_ = ntohs(in6->sin6_port);
+  }
+  client_ip_ = buf;
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);  // never a Nagle stall
+  bev_ = bufferevent_socket_new(worker_.loop().base(), fd, BEV_OPT_CLOSE_ON_FREE);
+  deferred_ = event_new(worker_.loop().base(), -1, 0, &Connection::on_deferred, this);
+}
+
+Connection::~Connection() {
+  exchange_.reset();
+  if (bev_) bufferevent_free(bev_);
+  event_free(deferred_);
+}
+
+void Connection::start() {
+  bufferevent_setcb(bev_, &Connection::on_read, &Connection::on_write, &Connection::on_event, this);
+  bufferevent_setwatermark(bev_, EV_READ, 0, kReadHighWatermark);
+  bufferevent_setwatermark(bev_, EV_WRITE, kOutputLowWatermark, 0);
+  timeval wt = to_timeval(worker_.snapshot()->model->server.idle_timeout);
+  bufferevent_set_timeouts(bev_, nullptr, &wt);
+  bufferevent_enable(bev_, EV_READ);
+  arm_timer(TimerMode::Header);
+}
+
+bool Connection::idle() const {
+  return phase_ == Phase::Head && bev_ != nullptr &&
+         evbuffer_get_length(bufferevent_get_input(bev_)) == 0;
+}
+
+evbuffer* Connection::output() { return bufferevent_get_output(bev_); }
+
+bool Connection::output_full() const {
+  return bev_ == nullptr || evbuffer_get_length(bufferevent_get_output(bev_)) >= kOutputHighWatermark;
+}
+
+const char* Connection::phase_name() const {
+  switch (phase_) {
+    case Phase::Head: return "head";
+    case Phase::Exchange: return "exchange";
+    case Phase::Closing: return "closing";
+    case Phase::Lingering: return "lingering";
+    case Phase::Closed: return "closed";
+  }
+  return "?";
+}
+
+void Connection::arm_timer(TimerMode mode) {
+  timer_mode_ = mode;
+  const config::Server& s = worker_.snapshot()->model->server;
+  switch (mode) {
+    case TimerMode::Header: timer_.arm(s.client_header_timeout); break;
+    case TimerMode::Idle: timer_.arm(s.idle_timeout); break;
+    case TimerMode::Linger: timer_.arm(kLingerTime); break;
+  }
+}
+
+void Connection::on_timer() {
+  if (phase_ == Phase::Head && timer_mode_ == TimerMode::Header && bev_ &&
+      evbuffer_get_length(bufferevent_get_input(bev_)) > 0) {
+    // Slow or stalled request head (slowloris): 408 and close (RFC 9110 §15.5.9).
+    PORTICO_DEBUG("connection %s:%u: request head timeout", client_ip_.c_str(), client_port_);
+    send_error(408, false);
+    return;
+  }
+  close_now();
+}
+
+void Connection::on_read(bufferevent* /*bev*/, void* arg) {
+  static_cast<Connection*>(arg)->process();
+}
+
+void Connection::process() {
+  while (phase_ == Phase::Head || phase_ == Phase::Exchange || phase_ == Phase::Lingering) {
+    evbuffer* in = bufferevent_get_input(bev_);
+    size_t len = evbuffer_get_length(in);
+    if (phase_ == Phase::Lingering) {
+      evbuffer_drain(in, len);
+      return;
+    }
+    if (phase_ == Phase::Exchange) {
+      if (!process_body()) return;
+      continue;
+    }
+    if (len == 0 || output_full()) return;
+    if (timer_mode_ == TimerMode::Idle) arm_timer(TimerMode::Header);
+    size_t want = std::min<size_t>(len, static_cast<size_t>(limits_.max_header_bytes) + 1);
+    const char* p = reinterpret_cast<const char*>(evbuffer_pullup(in, static_cast<ssize_t>(want)));
+    size_t n = parser_.feed(std::string_view(p, want));
+    if (parser_.phase() == http1::ParsePhase::Failed) {
+      worker_.stats().parse_errors.add();
+      const core::Error& e = parser_.error();
+      PORTICO_DEBUG("connection %s:%u: bad request: %s", client_ip_.c_str(), client_port_,
+                    e.detail.c_str());
+      send_error(e.status != 0 ? e.status : 400, true);
+      return;
+    }
+    if (n == 0) return;  // head incomplete
+    evbuffer_drain(in, n);
+    request_bytes_ = n;
+    start_exchange();
+  }
+}
+
+void Connection::on_head(core::RequestHead&& head) {
+  pending_head_ = std::make_unique<core::RequestHead>(std::move(head));
+}
+
+void Connection::on_body(std::string_view data) {
+  if (exchange_) exchange_->on_request_chunk(data);
+}
+
+void Connection::on_complete() {
+  if (phase_ == Phase::Exchange && body_state_ == BodyState::Reading && chunked_body_) {
+    body_state_ = BodyState::Done;
+  }
+}
+
+void Connection::start_exchange() {
+  timer_.cancel();
+  phase_ = Phase::Exchange;
+  core::RequestHead head = std::move(*pending_head_);
+  pending_head_.reset();
+  body_state_ = BodyState::Done;
+  chunked_body_ = false;
+  if (head.framing == core::BodyFraming::Length && head.content_length > 0) {
+    body_state_ = BodyState::Reading;
+    body_remaining_ = head.content_length;
+  } else if (head.framing == core::BodyFraming::Chunked) {
+    body_state_ = BodyState::Reading;
+    chunked_body_ = true;
+  }
+  continue_pending_ = head.expect_continue && body_state_ == BodyState::Reading;
+  const config::Server& s = worker_.snapshot()->model->server;
+  timeval wt = to_timeval(s.idle_timeout);
+  if (body_state_ == BodyState::Reading) {
+    timeval rt = to_timeval(s.client_body_timeout);
+    bufferevent_set_timeouts(bev_, &rt, &wt);
+  } else {
+    bufferevent_set_timeouts(bev_, nullptr, &wt);
+  }
+  exchange_ = std::make_unique<Exchange>(*this, std::move(head));
+  exchange_->start();
+}
+
+// Feeds request body bytes to the exchange while it wants them. Returns true when it made
+// progress and the caller should loop.
+bool Connection::process_body() {
+  if (body_state_ == BodyState::Done || !exchange_ || !exchange_->body_wanted()) return false;
+  evbuffer* in = bufferevent_get_input(bev_);
+  size_t len = evbuffer_get_length(in);
+  if (len == 0) return false;
+  if (!chunked_body_) {
+    size_t n = static_cast<size_t>(std::min<uint64_t>(len, body_remaining_));
+    body_remaining_ -= n;
+    request_bytes_ += n;
+    if (body_remaining_ == 0) body_state_ = BodyState::Done;
+    exchange_->on_request_body(in, n);  // moves the bytes, no copy
+  } else {
+    evbuffer_iovec vec{};
+    if (evbuffer_peek(in, -1, nullptr, &vec, 1) < 1) return false;
+    size_t n = parser_.feed(std::string_view(static_cast<const char*>(vec.iov_base), vec.iov_len));
+    if (phase_ == Phase::Closed) return false;
+    if (parser_.phase() == http1::ParsePhase::Failed) {
+      worker_.stats().parse_errors.add();
+      const core::Error& e = parser_.error();
+      send_error(e.status != 0 ? e.status : 400, true);
+      return false;
+    }
+    evbuffer_drain(in, n);
+    request_bytes_ += n;
+    if (n == 0 && body_state_ != BodyState::Done) return false;
+  }
+  if (phase_ == Phase::Closed) return false;
+  if (body_state_ == BodyState::Done) {
+    const config::Server& s = worker_.snapshot()->model->server;
+    timeval wt = to_timeval(s.idle_timeout);
+    bufferevent_set_timeouts(bev_, nullptr, &wt);
+    if (exchange_) exchange_->on_request_body_end();
+    return false;
+  }
+  return phase_ == Phase::Exchange;
+}
+
+void Connection::send_continue_if_expected() {
+  if (!continue_pending_ || bev_ == nullptr) return;
+  continue_pending_ = false;
+  static constexpr char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
+  evbuffer_add(output(), kContinue, sizeof kContinue - 1);
+}
+
+void Connection::resume_body() {
+  if (phase_ != Phase::Exchange) return;
+  // Re-enter from the loop rather than the caller's stack.
+  bufferevent_trigger(bev_, EV_READ, BEV_OPT_DEFER_CALLBACKS);
+}
+
+void Connection::on_response_complete(bool keep_alive) {
+  continue_pending_ = false;
+  // A body we have not read cannot be skipped safely on a persistent connection: close.
+  keep_alive_after_ =
+      keep_alive && !worker_.draining() && body_state_ == BodyState::Done && !client_eof_;
+  exchange_done_pending_ = true;
+  event_active(deferred_, 0, 0);
+}
+
+void Connection::on_deferred(int /*fd*/, short /*what*/, void* arg) {
+  auto* self = static_cast<Connection*>(arg);
+  if (self->delete_scheduled_) {
+    self->worker_.on_connection_closed(self);  // deletes self
+    return;
+  }
+  if (self->exchange_done_pending_) self->after_exchange();
+}
+
+void Connection::after_exchange() {
+  exchange_done_pending_ = false;
+  exchange_.reset();  // writes the access-log record
+  ++requests_served_;
+  if (phase_ == Phase::Closed) return;
+  if (!keep_alive_after_) {
+    close_after_flush();
+    return;
+  }
+  parser_.reset();
+  phase_ = Phase::Head;
+  request_bytes_ = 0;
+  const config::Server& s = worker_.snapshot()->model->server;
+  timeval wt = to_timeval(s.idle_timeout);
+  bufferevent_set_timeouts(bev_, nullptr, &wt);
+  evbuffer* in = bufferevent_get_input(bev_);
+  arm_timer(evbuffer_get_length(in) > 0 ? TimerMode::Header : TimerMode::Idle);
+  bufferevent_enable(bev_, EV_READ);
+  process();
+}
+
+void Connection::send_error(int status, bool from_parser) {
+  if (phase_ == Phase::Closed || phase_ == Phase::Closing || phase_ == Phase::Lingering) return;
+  if (exchange_ && exchange_->response_started()) {
+    close_now();
+    return;
+  }
+  if (exchange_) {
+    exchange_->fail_before_response(status);
+    // fail_before_response queued the response and called on_response_complete.
+    keep_alive_after_ = false;
+    return;
+  }
+  (void)from_parser;
+  std::string id;
+  worker_.ids().next(id);
+  LocalResponse r;
+  r.status = status;
+  r.close = true;
+  r.request_id = id;
+  r.pop = worker_.snapshot()->model->server.pop;
+  write_error_response(output(), r);
+  close_after_flush();
+}
+
+void Connection::close_after_flush() {
+  if (phase_ == Phase::Closed) return;
+  phase_ = Phase::Closing;
+  timer_.cancel();
+  bufferevent_setwatermark(bev_, EV_WRITE, 0, 0);
+  if (evbuffer_get_length(output()) == 0) begin_linger();
+}
+
+// Lingering close: after the last response byte, half-close and discard what the client still
+// sends for a moment, so unread request bytes do not turn our FIN into a RST that could destroy
+// the response in flight (the problem nginx's lingering_close solves).
+void Connection::begin_linger() {
+  int fd = bufferevent_getfd(bev_);
+  if (fd < 0 || ::shutdown(fd, SHUT_WR) != 0) {
+    close_now();
+    return;
+  }
+  phase_ = Phase::Lingering;
+  bufferevent_set_timeouts(bev_, nullptr, nullptr);
+  bufferevent_enable(bev_, EV_READ);
+  arm_timer(TimerMode::Linger);
+  evbuffer* in = bufferevent_get_input(bev_);
+  evbuffer_drain(in, evbuffer_get_length(in));
+}
+
+void Connection::on_write(bufferevent* /*bev*/, void* arg) {
+  auto* self = static_cast<Connection*>(arg);
+  if (self->phase_ == Phase::Closing) {
+    if (evbuffer_get_length(self->output()) == 0) self->begin_linger();
+    return;
+  }
+  if (self->exchange_) self->exchange_->on_downstream_drained();
+  if (self->phase_ == Phase::Head) self->process();
+}
+
+void Connection::on_event(bufferevent* /*bev*/, short what, void* arg) {
+  auto* self = static_cast<Connection*>(arg);
+  if (what & BEV_EVENT_TIMEOUT) {
+    if ((what & BEV_EVENT_READING) && self->phase_ == Phase::Exchange &&
+        self->body_state_ == BodyState::Reading) {
+      self->send_error(408, false);  // client_body_timeout
+    } else {
+      self->close_now();  // a client that stopped reading our response
+    }
+    return;
+  }
+  if (what & BEV_EVENT_ERROR) {
+    self->close_now();
+    return;
+  }
+  if (what & BEV_EVENT_EOF) {
+    if (self->phase_ == Phase::Exchange && self->body_state_ == BodyState::Done) {
+      // Half-close after a complete request: finish the response, then close.
+      self->client_eof_ = true;
+      return;
+    }
+    if (self->phase_ == Phase::Closing) return;  // keep flushing; a write error ends it
+    self->close_now();
+  }
+}
+
+void Connection::close_now() {
+  if (phase_ == Phase::Closed) return;
+  PORTICO_DEBUG("connection %s:%u: closed in phase %s", client_ip_.c_str(), client_port_,
+                phase_name());
+  phase_ = Phase::Closed;
+  timer_.cancel();
+  if (exchange_) exchange_->cancel();
+  if (bev_) {
+    bufferevent_free(bev_);
+    bev_ = nullptr;
+  }
+  delete_scheduled_ = true;
+  event_active(deferred_, 0, 0);
+}
+
+}  // namespace portico::proxy

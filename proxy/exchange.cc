@@ -1,0 +1,687 @@
+#include "proxy/exchange.h"
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include <algorithm>
+#include <cstdio>
+
+#include "core/log.h"
+#include "proxy/access_log.h"
+#include "proxy/connection.h"
+#include "proxy/response_writer.h"
+#include "proxy/server.h"
+#include "proxy/worker.h"
+#include "routing/router.h"
+
+namespace portico::proxy {
+namespace {
+
+constexpr size_t kUpstreamHighWatermark = 256 * 1024;
+constexpr size_t kUpstreamLowWatermark = 64 * 1024;
+constexpr size_t kMaxResponseHeadBytes = 64 * 1024;
+
+timeval to_timeval(std::chrono::milliseconds ms) {
+  return timeval{static_cast<time_t>(ms.count() / 1000),
+                 static_cast<suseconds_t>((ms.count() % 1000) * 1000)};
+}
+
+bool is_idempotent(core::Method m) {
+  // RFC 9110 §9.2.2.
+  switch (m) {
+    case core::Method::Get:
+    case core::Method::Head:
+    case core::Method::Options:
+    case core::Method::Put:
+    case core::Method::Delete:
+    case core::Method::Trace: return true;
+    default: return false;
+  }
+}
+
+// Request headers Portico writes itself or must not forward.
+bool skip_request_header(std::string_view name) {
+  return core::iequals(name, "host") || core::iequals(name, "expect") ||
+         core::iequals(name, "content-length") || core::iequals(name, "via") ||
+         core::iequals(name, "x-forwarded-for") || core::iequals(name, "x-amz-cf-id");
+}
+
+}  // namespace
+
+Exchange::Exchange(Connection& conn, core::RequestHead&& request)
+    : conn_(conn),
+      worker_(conn.worker()),
+      snapshot_(worker_.snapshot()),
+      req_(std::move(request)),
+      rparser_(*this, kMaxResponseHeadBytes, 100) {
+  start_ = std::chrono::steady_clock::now();
+  start_wall_ms_ = std::chrono::duration_cast<std::chrono::milliseconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
+  worker_.ids().next(id_);
+}
+
+Exchange::~Exchange() {
+  if (up_) bufferevent_free(up_);
+  if (dist_stats_) {
+    int cls = status_ / 100;
+    dist_stats_->by_status_class[(cls >= 1 && cls <= 5) ? static_cast<size_t>(cls) : 0].add();
+    dist_stats_->received_bytes.add(conn_.request_bytes());
+    dist_stats_->sent_bytes.add(sent_bytes_);
+  }
+  AccessLog* log = worker_.server().access_log();
+  if (log == nullptr) return;
+  auto now = std::chrono::steady_clock::now();
+  AccessRecord r;
+  r.epoch_ms = start_wall_ms_;
+  r.edge_location = snapshot_->model->server.pop;
+  r.sc_bytes = sent_bytes_;
+  r.client_ip = conn_.client_ip();
+  r.method = req_.method_token;
+  r.cs_host = distribution_ ? std::string_view(distribution_->via_host) : std::string_view();
+  r.uri_stem = req_.path;
+  r.status = status_;
+  r.referer = req_.headers.get_or("referer");
+  r.user_agent = req_.headers.get_or("user-agent");
+  r.query = req_.query;
+  r.cookie = req_.headers.get_or("cookie");
+  r.result_type = response_complete_ ? result_type_ : "Error";
+  r.request_id = id_;
+  r.host_header = req_.authority;
+  r.protocol = "http";
+  r.cs_bytes = conn_.request_bytes();
+  r.time_taken_s = std::chrono::duration<double>(now - start_).count();
+  r.forwarded_for = req_.headers.get_or("x-forwarded-for");
+  r.protocol_version = req_.version_minor == 0 ? "HTTP/1.0" : "HTTP/1.1";
+  r.client_port = conn_.client_port();
+  r.ttfb_s = first_byte_at_.time_since_epoch().count() == 0
+                 ? r.time_taken_s
+                 : std::chrono::duration<double>(first_byte_at_ - start_).count();
+  r.detailed_result_type = response_complete_ ? detailed_result_ : "ClientCommError";
+  r.content_type = content_type_;
+  r.content_len = content_len_;
+  r.range_start = range_start_;
+  r.range_end = range_end_;
+  log->append(worker_.index(), r);
+}
+
+const char* Exchange::phase_name() const {
+  switch (phase_) {
+    case Phase::Received: return "received";
+    case Phase::Routed: return "routed";
+    case Phase::Connecting: return "connecting";
+    case Phase::Waiting: return "waiting";
+    case Phase::Streaming: return "streaming";
+    case Phase::Done: return "done";
+    case Phase::Failed: return "failed";
+  }
+  return "?";
+}
+
+void Exchange::start() {
+  const routing::Route* route =
+      snapshot_->router->decide(conn_.listener_name(), req_.authority, req_.path);
+  if (route == nullptr) {
+    fail(404, "No distribution is configured for this listener.");
+    return;
+  }
+  distribution_ = route->distribution;
+  dist_stats_ = worker_.distribution_stats(distribution_);
+  if (!routing::method_allowed(*route->behavior, req_.method)) {
+    // CloudFront answers a method outside AllowedMethods with 403 and this sentence.
+    fail(403,
+         "This distribution is not configured to allow the HTTP request method that was used for "
+         "this request. The distribution supports only cachable requests.");
+    return;
+  }
+  origin_ = route->origin;
+  if (origin_ == nullptr) {
+    fail(502, "The distribution's cache behavior names an origin that does not exist.");
+    return;
+  }
+  phase_ = Phase::Routed;
+  if (origin_->kind == config::OriginKind::Directory) {
+    serve_directory();
+    return;
+  }
+  start_upstream();
+}
+
+bool Exchange::keep_alive_possible() const {
+  return req_.keep_alive && !worker_.draining() && conn_.request_body_done();
+}
+
+void Exchange::append_edge_headers(std::string& out, std::string_view x_cache) {
+  append_header(out, "X-Cache", x_cache);
+  append_header(out, "X-Amz-Cf-Pop", snapshot_->model->server.pop);
+  append_header(out, "X-Amz-Cf-Id", id_);
+}
+
+void Exchange::complete(bool keep_alive) {
+  response_complete_ = true;
+  phase_ = Phase::Done;
+  conn_.on_response_complete(keep_alive);
+}
+
+void Exchange::fail(int status, std::string_view explanation, std::string_view allow) {
+  if (phase_ == Phase::Failed || phase_ == Phase::Done) return;
+  if (response_started_) {
+    // Too late for an error page: the client sees a truncated response (RFC 9112 §9.6 close).
+    phase_ = Phase::Failed;
+    conn_.close_now();
+    return;
+  }
+  status_ = status;
+  result_type_ = "Error";
+  detailed_result_ = status == 504 ? "OriginCommError" : "Error";
+  response_started_ = true;
+  first_byte_at_ = std::chrono::steady_clock::now();
+  bool keep = keep_alive_possible();
+  LocalResponse r;
+  r.status = status;
+  r.close = !keep;
+  r.head_only = req_.method == core::Method::Head;
+  r.request_id = id_;
+  r.pop = snapshot_->model->server.pop;
+  r.via_host = distribution_ ? std::string_view(distribution_->via_host) : std::string_view();
+  r.explanation = explanation;
+  r.allow = allow;
+  evbuffer* out = conn_.output();
+  size_t before = evbuffer_get_length(out);
+  write_error_response(out, r);
+  sent_bytes_ += evbuffer_get_length(out) - before;
+  content_type_ = "text/html";
+  if (up_) release_upstream(false);
+  complete(keep);
+}
+
+void Exchange::fail_before_response(int status) {
+  if (up_) release_upstream(false);
+  req_.keep_alive = false;
+  fail(status, status == 408 ? "The client did not send the request in time." : "Bad request.");
+}
+
+void Exchange::cancel() {
+  if (up_) {
+    bufferevent_free(up_);
+    up_ = nullptr;
+  }
+  if (phase_ != Phase::Done) phase_ = Phase::Failed;
+}
+
+// ---- upstream (custom_origin) ----
+
+std::chrono::milliseconds Exchange::read_timeout() const {
+  return origin_->custom.origin_read_timeout;
+}
+
+void Exchange::start_upstream() {
+  target_ = snapshot_->target(origin_);
+  if (target_ == nullptr) {
+    fail(502, "The origin is not reachable.");
+    return;
+  }
+  origin_stats_ = worker_.origin_stats(target_);
+  origin_stats_->requests.add();
+  attempts_left_ = std::max(1, origin_->custom.connection_attempts);
+  connect_upstream();
+}
+
+void Exchange::connect_upstream() {
+  phase_ = Phase::Connecting;
+  up_eof_ = false;
+  if (!retried_stale_) {
+    up_ = worker_.pool().acquire(target_->pool_key);
+    if (up_ != nullptr) {
+      up_reused_ = true;
+      bufferevent_setcb(up_, &Exchange::on_up_read, &Exchange::on_up_write, &Exchange::on_up_event,
+                        this);
+      on_upstream_ready();
+      return;
+    }
+  }
+  up_reused_ = false;
+  up_ = bufferevent_socket_new(worker_.loop().base(), -1, BEV_OPT_CLOSE_ON_FREE);
+  bufferevent_setcb(up_, &Exchange::on_up_read, &Exchange::on_up_write, &Exchange::on_up_event,
+                    this);
+  timeval ct = to_timeval(origin_->custom.connection_timeout);
+  bufferevent_set_timeouts(up_, &ct, &ct);
+  if (bufferevent_socket_connect(up_, reinterpret_cast<const sockaddr*>(&target_->addr),
+                                 static_cast<int>(target_->addr_len)) < 0) {
+    on_upstream_failure(BEV_EVENT_ERROR);
+  }
+}
+
+void Exchange::on_upstream_ready() {
+  phase_ = Phase::Waiting;
+  int fd = bufferevent_getfd(up_);
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  timeval rt = to_timeval(read_timeout());
+  bufferevent_set_timeouts(up_, &rt, &rt);
+  bufferevent_setwatermark(up_, EV_WRITE, kUpstreamLowWatermark, 0);
+  rparser_.reset();
+  rparser_.set_request_method(req_.method);
+
+  // Request head to the origin: origin_path + path (CloudFront prefixes OriginPath), viewer
+  // headers minus hop-by-hop ones (RFC 9110 §7.6.1), Host = the origin's domain (CloudFront's
+  // default without a Host-forwarding policy), Via and X-Forwarded-For appended, X-Amz-Cf-Id.
+  req_.headers.remove_hop_by_hop();
+  std::string head;
+  head.reserve(512 + req_.target.size());
+  head += req_.method_token;
+  head += ' ';
+  head += origin_->custom.origin_path;
+  head += req_.path;
+  if (req_.has_query) {
+    head += '?';
+    head += req_.query;
+  }
+  head += " HTTP/1.1\r\n";
+  append_header(head, "Host", target_->host_header);
+  std::string_view viewer_via;
+  std::string_view viewer_xff;
+  for (const core::Header& h : req_.headers) {
+    if (skip_request_header(h.name)) {
+      if (core::iequals(h.name, "via")) viewer_via = h.value;
+      if (core::iequals(h.name, "x-forwarded-for")) viewer_xff = h.value;
+      continue;
+    }
+    bool overridden = false;
+    for (const config::OriginCustomHeader& ch : origin_->custom_headers) {
+      overridden = overridden || core::iequals(ch.header_name, h.name);
+    }
+    if (!overridden) append_header(head, h.name, h.value);
+  }
+  for (const config::OriginCustomHeader& ch : origin_->custom_headers) {
+    append_header(head, ch.header_name, ch.header_value);
+  }
+  head += "Via: ";
+  if (!viewer_via.empty()) {
+    head += viewer_via;
+    head += ", ";
+  }
+  head += "1.1 ";
+  head += distribution_->via_host;
+  head += " (CloudFront)\r\nX-Forwarded-For: ";
+  if (!viewer_xff.empty()) {
+    head += viewer_xff;
+    head += ", ";
+  }
+  head += conn_.client_ip();
+  head += "\r\n";
+  append_header(head, "X-Amz-Cf-Id", id_);
+  if (req_.framing == core::BodyFraming::Length) {
+    append_header(head, "Content-Length", std::to_string(req_.content_length));
+  } else if (req_.framing == core::BodyFraming::Chunked) {
+    append_header(head, "Transfer-Encoding", "chunked");
+  }
+  head += "\r\n";
+  evbuffer_add(bufferevent_get_output(up_), head.data(), head.size());
+  upstream_sent_at_ = std::chrono::steady_clock::now();
+  bool has_body = req_.framing == core::BodyFraming::Chunked ||
+                  (req_.framing == core::BodyFraming::Length && req_.content_length > 0);
+  if (!has_body) {
+    request_sent_ = true;
+  } else if (conn_.request_body_done()) {
+    // Only possible on a retry, which we never do for requests with a body.
+    request_sent_ = true;
+  } else {
+    conn_.send_continue_if_expected();
+    conn_.resume_body();
+  }
+  bufferevent_enable(up_, EV_READ | EV_WRITE);
+}
+
+bool Exchange::body_wanted() const {
+  if (up_ == nullptr || (phase_ != Phase::Waiting && phase_ != Phase::Streaming)) return false;
+  return evbuffer_get_length(bufferevent_get_output(up_)) < kUpstreamHighWatermark;
+}
+
+void Exchange::on_request_body(evbuffer* in, size_t n) {
+  if (up_ == nullptr) {
+    evbuffer_drain(in, n);
+    return;
+  }
+  evbuffer_remove_buffer(in, bufferevent_get_output(up_), n);
+  if (!body_wanted()) waiting_body_room_ = true;
+}
+
+void Exchange::on_request_chunk(std::string_view data) {
+  if (up_ == nullptr || data.empty()) return;
+  char size_line[24];
+  int n = std::snprintf(size_line, sizeof size_line, "%zx\r\n", data.size());
+  evbuffer* out = bufferevent_get_output(up_);
+  evbuffer_add(out, size_line, static_cast<size_t>(n));
+  evbuffer_add(out, data.data(), data.size());
+  evbuffer_add(out, "\r\n", 2);
+  if (!body_wanted()) waiting_body_room_ = true;
+}
+
+void Exchange::on_request_body_end() {
+  if (up_ != nullptr && req_.framing == core::BodyFraming::Chunked) {
+    evbuffer_add(bufferevent_get_output(up_), "0\r\n\r\n", 5);
+  }
+  request_sent_ = true;
+  if (response_complete_) return;
+}
+
+void Exchange::on_up_write(bufferevent* /*bev*/, void* arg) {
+  auto* self = static_cast<Exchange*>(arg);
+  if (self->waiting_body_room_ && self->body_wanted()) {
+    self->waiting_body_room_ = false;
+    self->conn_.resume_body();
+  }
+}
+
+void Exchange::on_up_read(bufferevent* /*bev*/, void* arg) {
+  static_cast<Exchange*>(arg)->read_upstream();
+}
+
+void Exchange::read_upstream() {
+  if (phase_ == Phase::Waiting) {
+    evbuffer* in = bufferevent_get_input(up_);
+    for (;;) {
+      size_t len = evbuffer_get_length(in);
+      if (len == 0) return;
+      size_t want = std::min(len, kMaxResponseHeadBytes + 1);
+      const char* p = reinterpret_cast<const char*>(evbuffer_pullup(in, static_cast<ssize_t>(want)));
+      size_t n = rparser_.feed(std::string_view(p, want));
+      if (rparser_.phase() == http1::ParsePhase::Failed) {
+        PORTICO_WARN("origin %s: invalid response: %s", target_->stats_key.c_str(),
+                     rparser_.error().detail.c_str());
+        release_upstream(false);
+        fail(502, "The origin sent an invalid response.");
+        return;
+      }
+      if (n == 0) return;
+      evbuffer_drain(in, n);
+      if (up_head_) break;  // else an interim 1xx was skipped; keep parsing
+    }
+    handle_response_head();
+    return;
+  }
+  if (phase_ == Phase::Streaming) relay_body();
+}
+
+void Exchange::on_head(core::ResponseHead&& head) {
+  up_head_ = std::make_unique<core::ResponseHead>(std::move(head));
+}
+
+void Exchange::on_body(std::string_view data) { write_down_body(data); }
+
+void Exchange::on_complete() { up_complete_ = true; }
+
+void Exchange::handle_response_head() {
+  phase_ = Phase::Streaming;
+  response_started_ = true;
+  first_byte_at_ = std::chrono::steady_clock::now();
+  origin_stats_->latency.observe_us(static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::microseconds>(first_byte_at_ - upstream_sent_at_)
+          .count()));
+  core::ResponseHead& h = *up_head_;
+  status_ = h.status;
+  up_keep_alive_ = h.keep_alive;
+  up_framing_ = h.framing;
+  up_remaining_ = h.content_length;
+  if (const std::string* ct = h.headers.get("content-type")) content_type_ = *ct;
+  bool http10_client = req_.version_minor == 0;
+  down_chunked_ = false;
+  bool delimited_by_close = false;
+  if (up_framing_ == core::BodyFraming::Chunked || up_framing_ == core::BodyFraming::UntilClose) {
+    if (http10_client) {
+      delimited_by_close = true;
+    } else {
+      down_chunked_ = true;
+    }
+  }
+  down_keep_alive_ = keep_alive_possible() && !delimited_by_close;
+  if (http10_client && up_framing_ == core::BodyFraming::None && status_ != 304 &&
+      req_.method != core::Method::Head) {
+    down_keep_alive_ = down_keep_alive_ && h.status != 204;
+  }
+  result_type_ = status_ >= 400 ? "Error" : "Miss";
+  detailed_result_ = result_type_;
+
+  std::string view_via;
+  if (const std::string* v = h.headers.get("via")) view_via = *v;
+  h.headers.remove_hop_by_hop();
+  bool keep_length = up_framing_ == core::BodyFraming::Length ||
+                     (up_framing_ == core::BodyFraming::None &&
+                      (req_.method == core::Method::Head || status_ == 304));
+  std::string head;
+  head.reserve(512);
+  append_status_line(head, status_, h.reason);
+  for (const core::Header& f : h.headers) {
+    if (core::iequals(f.name, "content-length")) continue;
+    if (core::iequals(f.name, "via")) continue;
+    append_header(head, f.name, f.value);
+  }
+  if (up_framing_ == core::BodyFraming::Length) {
+    append_header(head, "Content-Length", std::to_string(up_remaining_));
+    content_len_ = static_cast<int64_t>(up_remaining_);
+  } else if (keep_length) {
+    if (const std::string* cl = h.headers.get("content-length")) {
+      append_header(head, "Content-Length", *cl);
+    }
+  } else if (down_chunked_) {
+    append_header(head, "Transfer-Encoding", "chunked");
+  }
+  head += "Via: ";
+  if (!view_via.empty()) {
+    head += view_via;
+    head += ", ";
+  }
+  head += "1.1 ";
+  head += distribution_->via_host;
+  head += " (CloudFront)\r\n";
+  append_edge_headers(head, status_ >= 400 ? "Error from cloudfront" : "Miss from cloudfront");
+  if (!down_keep_alive_) {
+    append_header(head, "Connection", "close");
+  } else if (http10_client) {
+    append_header(head, "Connection", "keep-alive");
+  }
+  head += "\r\n";
+  evbuffer_add(conn_.output(), head.data(), head.size());
+  sent_bytes_ += head.size();
+  up_head_.reset();
+  if (up_framing_ == core::BodyFraming::None || (up_framing_ == core::BodyFraming::Length &&
+                                                 up_remaining_ == 0)) {
+    finish_response();
+    return;
+  }
+  relay_body();
+}
+
+void Exchange::write_down_body(std::string_view data) {
+  if (data.empty()) return;
+  evbuffer* out = conn_.output();
+  if (down_chunked_) {
+    char size_line[24];
+    int n = std::snprintf(size_line, sizeof size_line, "%zx\r\n", data.size());
+    evbuffer_add(out, size_line, static_cast<size_t>(n));
+    evbuffer_add(out, data.data(), data.size());
+    evbuffer_add(out, "\r\n", 2);
+    sent_bytes_ += static_cast<size_t>(n) + data.size() + 2;
+  } else {
+    evbuffer_add(out, data.data(), data.size());
+    sent_bytes_ += data.size();
+  }
+}
+
+// Moves response body bytes to the client until the client's buffer is over its watermark (then
+// upstream reading pauses; on_downstream_drained resumes it) or the body ends.
+void Exchange::relay_body() {
+  if (phase_ != Phase::Streaming || up_ == nullptr) return;
+  evbuffer* in = bufferevent_get_input(up_);
+  evbuffer* out = conn_.output();
+  while (!up_complete_) {
+    if (conn_.output_full()) {
+      if (!paused_) {
+        paused_ = true;
+        bufferevent_disable(up_, EV_READ);
+      }
+      return;
+    }
+    size_t len = evbuffer_get_length(in);
+    if (len == 0) break;
+    if (up_framing_ == core::BodyFraming::Length) {
+      size_t n = static_cast<size_t>(std::min<uint64_t>(len, up_remaining_));
+      int moved = evbuffer_remove_buffer(in, out, n);
+      if (moved <= 0) break;
+      up_remaining_ -= static_cast<uint64_t>(moved);
+      sent_bytes_ += static_cast<uint64_t>(moved);
+      if (up_remaining_ == 0) up_complete_ = true;
+    } else if (up_framing_ == core::BodyFraming::UntilClose) {
+      if (down_chunked_) {
+        char size_line[24];
+        int n = std::snprintf(size_line, sizeof size_line, "%zx\r\n", len);
+        evbuffer_add(out, size_line, static_cast<size_t>(n));
+        evbuffer_remove_buffer(in, out, len);
+        evbuffer_add(out, "\r\n", 2);
+        sent_bytes_ += static_cast<size_t>(n) + len + 2;
+      } else {
+        evbuffer_remove_buffer(in, out, len);
+        sent_bytes_ += len;
+      }
+    } else {  // Chunked
+      evbuffer_iovec vec{};
+      if (evbuffer_peek(in, -1, nullptr, &vec, 1) < 1) break;
+      size_t n = rparser_.feed(std::string_view(static_cast<const char*>(vec.iov_base), vec.iov_len));
+      if (rparser_.phase() == http1::ParsePhase::Failed) {
+        PORTICO_WARN("origin %s: invalid chunked body: %s", target_->stats_key.c_str(),
+                     rparser_.error().detail.c_str());
+        release_upstream(false);
+        fail(502, "The origin sent an invalid response.");
+        return;
+      }
+      evbuffer_drain(in, n);
+      if (n == 0 && !up_complete_) break;
+    }
+  }
+  if (up_complete_) {
+    finish_response();
+    return;
+  }
+  if (up_eof_ && evbuffer_get_length(in) == 0) {
+    if (up_framing_ == core::BodyFraming::UntilClose) {
+      up_complete_ = true;
+      finish_response();
+    } else {
+      PORTICO_WARN("origin %s: connection closed mid-body", target_->stats_key.c_str());
+      release_upstream(false);
+      fail(502, "The origin closed the connection.");
+    }
+  }
+}
+
+void Exchange::on_downstream_drained() {
+  if (phase_ == Phase::Streaming && paused_ && up_ != nullptr) {
+    paused_ = false;
+    if (!up_eof_) bufferevent_enable(up_, EV_READ);
+    relay_body();
+  }
+}
+
+void Exchange::finish_response() {
+  if (down_chunked_) {
+    evbuffer_add(conn_.output(), "0\r\n\r\n", 5);
+    sent_bytes_ += 5;
+  }
+  bool reusable = !up_eof_ && up_framing_ != core::BodyFraming::UntilClose && request_sent_ &&
+                  rparser_.phase() != http1::ParsePhase::Failed && up_ != nullptr &&
+                  evbuffer_get_length(bufferevent_get_input(up_)) == 0 && up_keep_alive_;
+  release_upstream(reusable);
+  complete(down_keep_alive_ && keep_alive_possible());
+}
+
+void Exchange::release_upstream(bool reusable) {
+  if (up_ == nullptr) return;
+  if (reusable) {
+    worker_.pool().release(target_->pool_key, up_, origin_->custom.origin_keepalive_timeout);
+  } else {
+    bufferevent_free(up_);
+  }
+  up_ = nullptr;
+}
+
+void Exchange::on_up_event(bufferevent* /*bev*/, short what, void* arg) {
+  auto* self = static_cast<Exchange*>(arg);
+  if (what & BEV_EVENT_CONNECTED) {
+    self->on_upstream_ready();
+    return;
+  }
+  self->on_upstream_failure(what);
+}
+
+void Exchange::on_upstream_failure(short what) {
+  bool timeout = (what & BEV_EVENT_TIMEOUT) != 0;
+  switch (phase_) {
+    case Phase::Connecting: {
+      origin_stats_->connect_failures.add();
+      release_upstream(false);
+      if (--attempts_left_ > 0) {
+        origin_stats_->retries.add();
+        connect_upstream();
+        return;
+      }
+      PORTICO_WARN("origin %s: %s", target_->stats_key.c_str(),
+                   timeout ? "connection timed out" : "connection failed");
+      // CloudFront: 504 when the origin does not answer within the connection timeout, 502 when
+      // it refuses the connection.
+      fail(timeout ? 504 : 502,
+           timeout ? "CloudFront attempted to establish a connection with the origin, but the "
+                     "attempt timed out."
+                   : "CloudFront wasn't able to connect to the origin.");
+      return;
+    }
+    case Phase::Waiting: {
+      bool has_body = req_.framing != core::BodyFraming::None;
+      release_upstream(false);
+      if (timeout) {
+        origin_stats_->timeouts.add();
+        // CloudFront retries GET and HEAD after the origin read timeout, within connection
+        // attempts (CloudFront docs, "Response timeout").
+        if ((req_.method == core::Method::Get || req_.method == core::Method::Head) && !has_body &&
+            --attempts_left_ > 0) {
+          origin_stats_->retries.add();
+          connect_upstream();
+          return;
+        }
+        PORTICO_WARN("origin %s: response timed out", target_->stats_key.c_str());
+        fail(504, "The origin did not respond within the origin read timeout.");
+        return;
+      }
+      // A pooled connection the origin had closed: replay once on a fresh one when safe.
+      if (up_reused_ && !retried_stale_ && is_idempotent(req_.method) && !has_body) {
+        retried_stale_ = true;
+        origin_stats_->retries.add();
+        connect_upstream();
+        return;
+      }
+      PORTICO_WARN("origin %s: connection closed before a response", target_->stats_key.c_str());
+      fail(502, "The origin closed the connection before responding.");
+      return;
+    }
+    case Phase::Streaming: {
+      if ((what & BEV_EVENT_EOF) && !timeout) {
+        up_eof_ = true;
+        relay_body();
+        return;
+      }
+      PORTICO_WARN("origin %s: %s while streaming the response", target_->stats_key.c_str(),
+                   timeout ? "read timeout" : "connection error");
+      release_upstream(false);
+      fail(502, "The origin connection failed.");
+      return;
+    }
+    default:
+      release_upstream(false);
+      return;
+  }
+}
+
+}  // namespace portico::proxy

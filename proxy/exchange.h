@@ -1,0 +1,125 @@
+// Exchange: one request/response pair on a downstream Connection. Drives the phases
+// Received -> Routed -> (Directory | Connecting -> Waiting -> Streaming) -> Done, and writes the
+// access-log record when destroyed. Owned by its Connection; runs on the worker's loop thread.
+// After cancel() it never calls back into the Connection.
+#pragma once
+
+#include <chrono>
+#include <string>
+
+#include "core/http.h"
+#include "proxy/http1/parser.h"
+#include "proxy/metrics.h"
+#include "proxy/snapshot.h"
+
+struct bufferevent;
+struct evbuffer;
+
+namespace portico::proxy {
+
+class Connection;
+class Worker;
+
+class Exchange final : public http1::ResponseEvents {
+ public:
+  Exchange(Connection& conn, core::RequestHead&& request);
+  ~Exchange() override;
+  Exchange(const Exchange&) = delete;
+  Exchange& operator=(const Exchange&) = delete;
+
+  // Routes the request and starts serving it. Called once.
+  void start();
+  // Whether the connection may feed request body bytes now (upstream connected, not over its
+  // watermark). When this turns true again the exchange calls Connection::resume_body().
+  bool body_wanted() const;
+  // Moves `n` body bytes from `in` to the origin (Content-Length bodies; no copy).
+  void on_request_body(evbuffer* in, size_t n);
+  // One piece of a chunked body (copied and re-chunked to the origin).
+  void on_request_chunk(std::string_view data);
+  void on_request_body_end();
+  // The client's output buffer fell below its low watermark.
+  void on_downstream_drained();
+  // The connection is going away: release the origin connection, stop all callbacks.
+  void cancel();
+  // The connection hit an error before any response byte (bad chunked body, body timeout).
+  void fail_before_response(int status);
+  bool response_started() const { return response_started_; }
+
+ private:
+  enum class Phase : uint8_t { Received, Routed, Connecting, Waiting, Streaming, Done, Failed };
+
+  // http1::ResponseEvents (upstream parser)
+  void on_head(core::ResponseHead&& head) override;
+  void on_body(std::string_view data) override;
+  void on_complete() override;
+
+  static void on_up_read(bufferevent* bev, void* arg);
+  static void on_up_write(bufferevent* bev, void* arg);
+  static void on_up_event(bufferevent* bev, short what, void* arg);
+
+  void serve_directory();
+  void start_upstream();
+  void connect_upstream();
+  void on_upstream_ready();
+  void on_upstream_failure(short what);
+  void read_upstream();
+  void handle_response_head();
+  void relay_body();
+  void write_down_body(std::string_view data);
+  void finish_response();
+  void release_upstream(bool reusable);
+  void fail(int status, std::string_view explanation, std::string_view allow = {});
+  bool keep_alive_possible() const;
+  void append_edge_headers(std::string& out, std::string_view x_cache);
+  void complete(bool keep_alive);
+  std::chrono::milliseconds read_timeout() const;
+  const char* phase_name() const;
+
+  Connection& conn_;
+  Worker& worker_;
+  SnapshotPtr snapshot_;
+  core::RequestHead req_;
+  std::string id_;
+  const config::Distribution* distribution_ = nullptr;
+  const config::Origin* origin_ = nullptr;
+  const OriginTarget* target_ = nullptr;
+  DistributionStats* dist_stats_ = nullptr;
+  OriginStats* origin_stats_ = nullptr;
+  Phase phase_ = Phase::Received;
+
+  // Upstream side.
+  bufferevent* up_ = nullptr;
+  bool up_reused_ = false;
+  bool up_eof_ = false;
+  bool retried_stale_ = false;
+  bool paused_ = false;
+  bool request_sent_ = false;       // whole request (head + body) queued to the origin
+  bool waiting_body_room_ = false;  // connection stopped feeding; resume when drained
+  int attempts_left_ = 0;
+  http1::ResponseParser rparser_;
+  std::unique_ptr<core::ResponseHead> up_head_;
+  core::BodyFraming up_framing_ = core::BodyFraming::None;
+  uint64_t up_remaining_ = 0;
+  bool up_complete_ = false;
+  bool up_keep_alive_ = false;
+
+  // Downstream response.
+  bool response_started_ = false;
+  bool response_complete_ = false;
+  bool down_chunked_ = false;
+  bool down_keep_alive_ = false;
+  int status_ = 0;
+  std::string content_type_;
+  int64_t content_len_ = -1;
+  uint64_t sent_bytes_ = 0;
+  const char* result_type_ = "Miss";
+  const char* detailed_result_ = "Miss";
+  std::chrono::steady_clock::time_point start_;
+  std::chrono::steady_clock::time_point upstream_sent_at_;
+  std::chrono::steady_clock::time_point first_byte_at_;
+  int64_t start_wall_ms_ = 0;
+  int64_t range_start_ = -1;
+  int64_t range_end_ = -1;
+};
+
+}  // namespace portico::proxy

@@ -1,0 +1,23 @@
+// Per-worker generator of X-Amz-Cf-Id values: 40 random bytes in URL-safe base64 with CloudFront's
+// "==" padding (56 characters, the shape CloudFront sends). xoshiro256** seeded from getrandom();
+// not cryptographic, unique enough to correlate logs. One instance per worker thread; not
+// thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace portico::proxy {
+
+class RequestIdGenerator {
+ public:
+  RequestIdGenerator();
+  // Writes a new id into `out` (replacing its contents).
+  void next(std::string& out);
+  uint64_t next_u64();
+
+ private:
+  uint64_t s_[4];
+};
+
+}  // namespace portico::proxy

@@ -1,0 +1,66 @@
+#include "proxy/response_writer.h"
+
+#include <event2/buffer.h>
+
+#include <ctime>
+
+#include "core/clock.h"
+#include "proxy/error_page.h"
+
+namespace portico::proxy {
+
+void append_status_line(std::string& out, int status, std::string_view reason) {
+  out += "HTTP/1.1 ";
+  out += std::to_string(status);
+  out += ' ';
+  out += reason.empty() ? core::reason_phrase(status) : reason;
+  out += "\r\n";
+}
+
+void append_header(std::string& out, std::string_view name, std::string_view value) {
+  out += name;
+  out += ": ";
+  out += value;
+  out += "\r\n";
+}
+
+std::string_view http_date_now() {
+  thread_local time_t cached_sec = 0;
+  thread_local char buf[40];
+  thread_local size_t len = 0;
+  time_t now = time(nullptr);
+  if (now != cached_sec) {
+    cached_sec = now;
+    len = core::format_http_date(now, buf);
+  }
+  return std::string_view(buf, len);
+}
+
+void write_error_response(evbuffer* out, const LocalResponse& r) {
+  std::string body = error_page_html(
+      r.status, r.explanation.empty() ? std::string_view("Request could not be served.") : r.explanation,
+      r.request_id);
+  std::string head;
+  head.reserve(512);
+  append_status_line(head, r.status, {});
+  append_header(head, "Server", "CloudFront");
+  append_header(head, "Date", http_date_now());
+  append_header(head, "Content-Type", "text/html");
+  append_header(head, "Content-Length", std::to_string(body.size()));
+  if (!r.allow.empty()) append_header(head, "Allow", r.allow);
+  if (r.close) append_header(head, "Connection", "close");
+  append_header(head, "X-Cache", "Error from cloudfront");
+  if (!r.via_host.empty()) {
+    std::string via = "1.1 ";
+    via += r.via_host;
+    via += " (CloudFront)";
+    append_header(head, "Via", via);
+  }
+  if (!r.pop.empty()) append_header(head, "X-Amz-Cf-Pop", r.pop);
+  if (!r.request_id.empty()) append_header(head, "X-Amz-Cf-Id", r.request_id);
+  head += "\r\n";
+  evbuffer_add(out, head.data(), head.size());
+  if (!r.head_only) evbuffer_add(out, body.data(), body.size());
+}
+
+}  // namespace portico::proxy

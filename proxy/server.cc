@@ -1,0 +1,331 @@
+#include "proxy/server.h"
+
+#include <arpa/inet.h>
+#include <event2/event.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <map>
+#include <thread>
+
+#include "config/loader.h"
+#include "core/log.h"
+#include "proxy/admin.h"
+#include "proxy/worker.h"
+
+namespace portico::proxy {
+namespace {
+
+core::Result<int> listen_socket(const std::string& host, uint16_t port) {
+  sockaddr_storage ss{};
+  socklen_t len = 0;
+  std::string h = host == "localhost" ? "127.0.0.1" : host;
+  if (!h.empty() && h.front() == '[') h = h.substr(1, h.size() - 2);
+  auto* in4 = reinterpret_cast<sockaddr_in*>(&ss);
+  auto* in6 = reinterpret_cast<sockaddr_in6*>(&ss);
+  if (inet_pton(AF_INET, h.c_str(), &in4->sin_addr) == 1) {
+    in4->sin_family = AF_INET;
+    in4->sin_port = htons(port);
+    len = sizeof(sockaddr_in);
+  } else if (inet_pton(AF_INET6, h.c_str(), &in6->sin6_addr) == 1) {
+    in6->sin6_family = AF_INET6;
+    in6->sin6_port = htons(port);
+    len = sizeof(sockaddr_in6);
+  } else {
+    return core::Error::make(core::ErrorKind::Config, core::Side::Internal,
+                             "not a numeric address: " + host);
+  }
+  int fd = ::socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    return core::Error::make(core::ErrorKind::Internal, core::Side::Internal,
+                             std::string("socket: ") + std::strerror(errno));
+  }
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0 || ::listen(fd, 4096) != 0) {
+    int err = errno;
+    ::close(fd);
+    return core::Error::make(core::ErrorKind::Internal, core::Side::Internal,
+                             "cannot listen on " + host + ":" + std::to_string(port) + ": " +
+                                 std::strerror(err));
+  }
+  return fd;
+}
+
+uint16_t bound_port(int fd) {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len);
+  if (ss.ss_family == AF_INET6) return ntohs(reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port);
+  return ntohs(reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
+}
+
+std::string format_address(const std::string& host, uint16_t port) {
+  if (host.find(':') != std::string::npos && host.front() != '[') {
+    return "[" + host + "]:" + std::to_string(port);
+  }
+  return host + ":" + std::to_string(port);
+}
+
+}  // namespace
+
+Server::Server(ServerOptions options, std::shared_ptr<const config::Model> model)
+    : options_(std::move(options)),
+      model_(std::move(model)),
+      settings_(model_->server),
+      max_connections_(model_->server.max_connections) {}
+
+Server::~Server() {
+  workers_.clear();
+  admin_.reset();
+  for (event* ev : signal_events_) event_free(ev);
+}
+
+core::Status Server::bind_listeners() {
+  for (const config::Listener& l : model_->listeners) {
+    uint16_t port = l.port;
+    for (auto& w : workers_) {
+      // The first socket may take an ephemeral port; the other workers join it (SO_REUSEPORT).
+      core::Result<int> fd = listen_socket(l.host, port);
+      if (!fd.ok()) return fd.error();
+      if (port == 0) port = bound_port(*fd);
+      w->add_listener(*fd, l.name);
+    }
+    PORTICO_INFO("listening name=%s address=%s", l.name.c_str(),
+                 format_address(l.host, port).c_str());
+  }
+  return {};
+}
+
+int Server::run() {
+  signal(SIGPIPE, SIG_IGN);
+  int n = options_.workers > 0 ? options_.workers : model_->server.workers;
+  if (n <= 0) n = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  core::Result<SnapshotPtr> snap = build_snapshot(model_, generation_);
+  if (!snap.ok()) {
+    PORTICO_ERROR("%s", snap.error().detail.c_str());
+    return 2;
+  }
+  snapshot_ = snap.value();
+  for (const std::string& w : model_->warnings) PORTICO_WARN("%s", w.c_str());
+  if (model_->access_log.enabled) {
+    access_log_ = std::make_unique<AccessLog>(model_->access_log.path, n);
+  }
+  for (int i = 0; i < n; ++i) workers_.push_back(std::make_unique<Worker>(*this, i));
+  if (core::Status st = bind_listeners(); !st.ok()) {
+    PORTICO_ERROR("%s", st.error().detail.c_str());
+    return 1;
+  }
+  if (model_->admin.enabled) {
+    core::Result<int> fd = listen_socket(model_->admin.host, model_->admin.port);
+    if (!fd.ok()) {
+      PORTICO_ERROR("admin: %s", fd.error().detail.c_str());
+      return 1;
+    }
+    admin_ = std::make_unique<Admin>(*this, loop_, *fd, model_->admin.token_env);
+    PORTICO_INFO("listening name=admin address=%s",
+                 format_address(model_->admin.host, bound_port(*fd)).c_str());
+  }
+  workers_running_ = n;
+  for (auto& w : workers_) w->start(snapshot_);
+
+  for (int sig : {SIGTERM, SIGINT, SIGHUP}) {
+    event* ev = evsignal_new(loop_.base(), sig, &Server::on_signal, this);
+    evsignal_add(ev, nullptr);
+    signal_events_.push_back(ev);
+  }
+  PORTICO_INFO("ready pid=%d workers=%d", static_cast<int>(getpid()), n);
+  loop_.run();
+  for (auto& w : workers_) w->join();
+  if (access_log_) access_log_->stop();
+  PORTICO_INFO("shutdown complete");
+  return 0;
+}
+
+void Server::on_signal(int sig, short /*what*/, void* arg) {
+  auto* self = static_cast<Server*>(arg);
+  if (sig == SIGHUP) {
+    core::Result<uint64_t> r = self->reload();
+    (void)r;
+    return;
+  }
+  if (self->shutting_down_) {
+    // A second SIGTERM/SIGINT: stop without waiting for in-flight requests.
+    for (auto& w : self->workers_) w->stop_now();
+    return;
+  }
+  PORTICO_INFO("signal %d: draining (up to %lld ms)", sig,
+               static_cast<long long>(self->settings_.shutdown_timeout.count()));
+  self->shutdown();
+}
+
+void Server::shutdown() {
+  if (shutting_down_) return;
+  shutting_down_ = true;
+  admin_.reset();
+  for (event* ev : signal_events_) {
+    if (event_get_signal(ev) == SIGHUP) event_del(ev);
+  }
+  for (auto& w : workers_) w->begin_drain();
+  shutdown_deadline_ = std::make_unique<core::Timer>(loop_, [this] {
+    PORTICO_WARN("shutdown deadline reached: closing remaining connections");
+    for (auto& w : workers_) w->stop_now();
+  });
+  shutdown_deadline_->arm(settings_.shutdown_timeout);
+}
+
+void Server::worker_done() {
+  loop_.post([this] {
+    if (--workers_running_ == 0) event_base_loopbreak(loop_.base());
+  });
+}
+
+core::Result<uint64_t> Server::reload() {
+  core::Result<config::Model> loaded = config::load_file(options_.config_path);
+  if (!loaded.ok()) {
+    PORTICO_ERROR("reload failed: %s", loaded.error().detail.c_str());
+    return loaded.error();
+  }
+  auto model = std::make_shared<const config::Model>(std::move(loaded.value()));
+  core::Result<SnapshotPtr> snap = build_snapshot(model, generation_ + 1);
+  if (!snap.ok()) {
+    PORTICO_ERROR("reload failed: %s", snap.error().detail.c_str());
+    return snap.error();
+  }
+  // Sockets stay as bound at startup: listener changes need a restart.
+  bool listeners_changed = model->listeners.size() != model_->listeners.size();
+  for (size_t i = 0; !listeners_changed && i < model->listeners.size(); ++i) {
+    const config::Listener& a = model->listeners[i];
+    const config::Listener& b = model_->listeners[i];
+    listeners_changed = a.name != b.name || a.host != b.host || a.port != b.port;
+  }
+  if (listeners_changed) PORTICO_WARN("reload: listener changes take effect after a restart");
+  for (const std::string& w : model->warnings) PORTICO_WARN("%s", w.c_str());
+  ++generation_;
+  model_ = model;
+  snapshot_ = snap.value();
+  for (auto& w : workers_) w->set_snapshot(snapshot_);
+  PORTICO_INFO("reload ok generation=%llu", static_cast<unsigned long long>(generation_));
+  return generation_;
+}
+
+std::string Server::render_metrics() {
+  struct Dist {
+    uint64_t by_class[6] = {};
+    uint64_t received = 0;
+    uint64_t sent = 0;
+  };
+  struct Orig {
+    uint64_t requests = 0, connect_failures = 0, timeouts = 0, retries = 0;
+    uint64_t buckets[kLatencyBuckets.size() + 1] = {};
+    uint64_t count = 0, sum_us = 0;
+  };
+  std::map<std::string, Dist> dists;
+  std::map<std::string, Orig> origins;
+  uint64_t accepted = 0, closed = 0, rejected = 0, parse_errors = 0;
+  for (auto& w : workers_) {
+    WorkerStats& s = w->stats();
+    accepted += s.open_connections_added.get();
+    closed += s.open_connections_removed.get();
+    rejected += s.rejected_connections.get();
+    parse_errors += s.parse_errors.get();
+    std::lock_guard<std::mutex> lock(s.mu);
+    for (auto& [id, d] : s.distributions) {
+      Dist& o = dists[id];
+      for (size_t i = 0; i < 6; ++i) o.by_class[i] += d->by_status_class[i].get();
+      o.received += d->received_bytes.get();
+      o.sent += d->sent_bytes.get();
+    }
+    for (auto& [key, st] : s.origins) {
+      Orig& o = origins[key];
+      o.requests += st->requests.get();
+      o.connect_failures += st->connect_failures.get();
+      o.timeouts += st->timeouts.get();
+      o.retries += st->retries.get();
+      for (size_t i = 0; i < kLatencyBuckets.size() + 1; ++i) {
+        o.buckets[i] += st->latency.buckets[i].get();
+      }
+      o.count += st->latency.count.get();
+      o.sum_us += st->latency.sum_us.get();
+    }
+  }
+  std::string out;
+  out.reserve(4096);
+  auto line = [&](const std::string& s) { out += s; out += '\n'; };
+  line("# HELP portico_requests_total Requests answered, by distribution and status class.");
+  line("# TYPE portico_requests_total counter");
+  static const char* kClass[6] = {"other", "1xx", "2xx", "3xx", "4xx", "5xx"};
+  for (auto& [id, d] : dists) {
+    for (size_t i = 0; i < 6; ++i) {
+      line("portico_requests_total{distribution=\"" + id + "\",status_class=\"" + kClass[i] +
+           "\"} " + std::to_string(d.by_class[i]));
+    }
+  }
+  line("# HELP portico_received_bytes_total Bytes received from viewers (request heads and bodies).");
+  line("# TYPE portico_received_bytes_total counter");
+  for (auto& [id, d] : dists) {
+    line("portico_received_bytes_total{distribution=\"" + id + "\"} " + std::to_string(d.received));
+  }
+  line("# HELP portico_sent_bytes_total Bytes sent to viewers.");
+  line("# TYPE portico_sent_bytes_total counter");
+  for (auto& [id, d] : dists) {
+    line("portico_sent_bytes_total{distribution=\"" + id + "\"} " + std::to_string(d.sent));
+  }
+  line("# HELP portico_open_connections Open downstream connections.");
+  line("# TYPE portico_open_connections gauge");
+  line("portico_open_connections " + std::to_string(accepted - closed));
+  line("# HELP portico_connections_total Accepted downstream connections.");
+  line("# TYPE portico_connections_total counter");
+  line("portico_connections_total " + std::to_string(accepted));
+  line("# HELP portico_rejected_connections_total Connections refused over max_connections or while draining.");
+  line("# TYPE portico_rejected_connections_total counter");
+  line("portico_rejected_connections_total " + std::to_string(rejected));
+  line("# HELP portico_bad_requests_total Malformed requests answered with 4xx and closed.");
+  line("# TYPE portico_bad_requests_total counter");
+  line("portico_bad_requests_total " + std::to_string(parse_errors));
+  line("# HELP portico_origin_requests_total Requests sent to each origin.");
+  line("# TYPE portico_origin_requests_total counter");
+  for (auto& [k, o] : origins) {
+    line("portico_origin_requests_total{origin=\"" + k + "\"} " + std::to_string(o.requests));
+  }
+  line("# TYPE portico_origin_connect_failures_total counter");
+  for (auto& [k, o] : origins) {
+    line("portico_origin_connect_failures_total{origin=\"" + k + "\"} " +
+         std::to_string(o.connect_failures));
+  }
+  line("# TYPE portico_origin_timeouts_total counter");
+  for (auto& [k, o] : origins) {
+    line("portico_origin_timeouts_total{origin=\"" + k + "\"} " + std::to_string(o.timeouts));
+  }
+  line("# TYPE portico_origin_retries_total counter");
+  for (auto& [k, o] : origins) {
+    line("portico_origin_retries_total{origin=\"" + k + "\"} " + std::to_string(o.retries));
+  }
+  line("# HELP portico_origin_latency_seconds Time from request sent to response head received.");
+  line("# TYPE portico_origin_latency_seconds histogram");
+  for (auto& [k, o] : origins) {
+    uint64_t cum = 0;
+    for (size_t i = 0; i < kLatencyBuckets.size(); ++i) {
+      cum += o.buckets[i];
+      char le[32];
+      std::snprintf(le, sizeof le, "%g", kLatencyBuckets[i]);
+      line("portico_origin_latency_seconds_bucket{origin=\"" + k + "\",le=\"" + le + "\"} " +
+           std::to_string(cum));
+    }
+    cum += o.buckets[kLatencyBuckets.size()];
+    line("portico_origin_latency_seconds_bucket{origin=\"" + k + "\",le=\"+Inf\"} " +
+         std::to_string(cum));
+    char sum[32];
+    std::snprintf(sum, sizeof sum, "%.6f", static_cast<double>(o.sum_us) / 1e6);
+    line("portico_origin_latency_seconds_sum{origin=\"" + k + "\"} " + sum);
+    line("portico_origin_latency_seconds_count{origin=\"" + k + "\"} " + std::to_string(o.count));
+  }
+  return out;
+}
+
+}  // namespace portico::proxy

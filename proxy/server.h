@@ -1,0 +1,74 @@
+// Server: the process. Owns the main loop (signals, admin listener, reload), the workers, the
+// listening sockets and the access log. Config snapshots are built here on the main thread and
+// handed to each worker; a failed reload leaves the old snapshot serving.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "config/model.h"
+#include "core/loop.h"
+#include "core/result.h"
+#include "proxy/access_log.h"
+#include "proxy/snapshot.h"
+
+namespace portico::proxy {
+
+class Worker;
+class Admin;
+
+struct ServerOptions {
+  std::string config_path;
+  int workers = 0;  // 0 = from config, else one per core
+};
+
+class Server {
+ public:
+  Server(ServerOptions options, std::shared_ptr<const config::Model> model);
+  ~Server();
+
+  // Binds, starts workers, runs the main loop until shutdown; returns the exit code.
+  int run();
+
+  // Main thread: re-reads the config file and swaps it in. Returns the new generation or the
+  // validation error (the old config keeps serving).
+  core::Result<uint64_t> reload();
+  // Main thread: Prometheus text exposition of every worker's counters.
+  std::string render_metrics();
+  // Main thread: begins graceful shutdown (SIGTERM).
+  void shutdown();
+
+  // Any thread.
+  AccessLog* access_log() { return access_log_.get(); }
+  std::atomic<int>& open_connections() { return open_connections_; }
+  int max_connections() const { return max_connections_; }
+  const config::Server& settings() const { return settings_; }
+
+  // Called by a worker (any thread) when its loop has exited after draining.
+  void worker_done();
+
+ private:
+  core::Status bind_listeners();
+  static void on_signal(int sig, short what, void* arg);
+
+  ServerOptions options_;
+  core::Loop loop_;
+  std::shared_ptr<const config::Model> model_;
+  SnapshotPtr snapshot_;
+  uint64_t generation_ = 1;
+  config::Server settings_;
+  int max_connections_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::unique_ptr<Admin> admin_;
+  std::unique_ptr<AccessLog> access_log_;
+  std::atomic<int> open_connections_{0};
+  std::atomic<int> workers_running_{0};
+  bool shutting_down_ = false;
+  std::unique_ptr<core::Timer> shutdown_deadline_;
+  std::vector<struct event*> signal_events_;
+};
+
+}  // namespace portico::proxy

@@ -1,0 +1,140 @@
+#include "proxy/worker.h"
+
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "proxy/connection.h"
+#include "proxy/server.h"
+
+namespace portico::proxy {
+
+Worker::Worker(Server& server, int index) : server_(server), index_(index), pool_(loop_) {}
+
+Worker::~Worker() {
+  join();
+  for (Connection* c : connections_) delete c;
+  connections_.clear();
+  for (auto& l : listeners_) {
+    if (l->listener) evconnlistener_free(l->listener);
+  }
+}
+
+void Worker::add_listener(int fd, const std::string& name) {
+  listeners_.push_back(std::make_unique<ListenerEntry>(ListenerEntry{this, name, fd, nullptr}));
+}
+
+void Worker::start(SnapshotPtr snapshot) {
+  apply_snapshot(std::move(snapshot));
+  for (auto& l : listeners_) {
+    // backlog 0: the socket is already listening (Server::bind_listeners).
+    l->listener = evconnlistener_new(loop_.base(), &Worker::on_accept, l.get(),
+                                     LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, l->fd);
+  }
+  thread_ = std::thread([this] {
+    loop_.run();
+    server_.worker_done();
+  });
+}
+
+void Worker::join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+void Worker::set_snapshot(SnapshotPtr snapshot) {
+  loop_.post([this, s = std::move(snapshot)]() mutable { apply_snapshot(std::move(s)); });
+}
+
+void Worker::apply_snapshot(SnapshotPtr snapshot) {
+  snapshot_ = std::move(snapshot);
+  dist_stats_.clear();
+  origin_stats_.clear();
+  for (const config::Distribution& d : snapshot_->model->distributions) {
+    dist_stats_[&d] = stats_.distribution(d.id);
+  }
+  for (const auto& [origin, target] : snapshot_->origins) {
+    origin_stats_[&target] = stats_.origin(target.stats_key);
+  }
+}
+
+DistributionStats* Worker::distribution_stats(const config::Distribution* d) {
+  auto it = dist_stats_.find(d);
+  if (it != dist_stats_.end()) return it->second;
+  // An exchange that outlived a reload still holds the old snapshot's pointers.
+  DistributionStats* s = stats_.distribution(d->id);
+  dist_stats_[d] = s;
+  return s;
+}
+
+OriginStats* Worker::origin_stats(const OriginTarget* t) {
+  auto it = origin_stats_.find(t);
+  if (it != origin_stats_.end()) return it->second;
+  OriginStats* s = stats_.origin(t->stats_key);
+  origin_stats_[t] = s;
+  return s;
+}
+
+void Worker::on_accept(evconnlistener* /*l*/, int fd, sockaddr* addr, int len, void* arg) {
+  auto* entry = static_cast<ListenerEntry*>(arg);
+  Worker* self = entry->worker;
+  Server& server = self->server_;
+  if (self->draining_ ||
+      server.open_connections().load(std::memory_order_relaxed) >= server.max_connections()) {
+    self->stats_.rejected_connections.add();
+    ::close(fd);
+    return;
+  }
+  server.open_connections().fetch_add(1, std::memory_order_relaxed);
+  self->stats_.open_connections_added.add();
+  auto* c = new Connection(*self, fd, entry->name, addr, static_cast<socklen_t>(len));
+  self->connections_.insert(c);
+  c->start();
+}
+
+void Worker::on_connection_closed(Connection* c) {
+  connections_.erase(c);
+  server_.open_connections().fetch_sub(1, std::memory_order_relaxed);
+  stats_.open_connections_removed.add();
+  delete c;
+  maybe_finish_drain();
+}
+
+void Worker::begin_drain() {
+  loop_.post([this] {
+    if (draining_) return;
+    draining_ = true;
+    for (auto& l : listeners_) {
+      if (l->listener) {
+        evconnlistener_free(l->listener);
+        l->listener = nullptr;
+      }
+    }
+    pool_.close_all();
+    std::vector<Connection*> idle;
+    for (Connection* c : connections_) {
+      if (c->idle()) idle.push_back(c);
+    }
+    for (Connection* c : idle) c->close_now();
+    maybe_finish_drain();
+  });
+}
+
+void Worker::maybe_finish_drain() {
+  if (draining_ && connections_.empty()) {
+    pool_.close_all();
+    event_base_loopbreak(loop_.base());
+  }
+}
+
+void Worker::stop_now() {
+  loop_.post([this] {
+    draining_ = true;
+    std::vector<Connection*> all(connections_.begin(), connections_.end());
+    for (Connection* c : all) c->close_now();
+    pool_.close_all();
+    event_base_loopbreak(loop_.base());
+  });
+}
+
+}  // namespace portico::proxy
