@@ -1,0 +1,79 @@
+#include <catch2/catch.hpp>
+
+#include <cstring>
+
+#include "core/clock.h"
+#include "core/http.h"
+
+using portico::core::Headers;
+using portico::core::Method;
+
+TEST_CASE("methods parse case-sensitively", "[core][http]") {
+  CHECK(portico::core::parse_method("GET") == Method::Get);
+  CHECK(portico::core::parse_method("PATCH") == Method::Patch);
+  CHECK(portico::core::parse_method("get") == Method::Other);
+  CHECK(portico::core::method_name(Method::Delete) == "DELETE");
+}
+
+TEST_CASE("headers are case-insensitive and keep order", "[core][http]") {
+  Headers h;
+  h.add("Content-Type", "text/plain");
+  h.add("X-A", "1");
+  h.add("x-a", "2");
+  CHECK(*h.get("content-type") == "text/plain");
+  CHECK(*h.get("X-a") == "1");
+  CHECK(h.get_or("missing", "d") == "d");
+  CHECK(h.remove("X-A") == 2);
+  CHECK_FALSE(h.has("x-a"));
+  h.set("content-type", "text/html");
+  CHECK(h.size() == 1);
+  CHECK(*h.get("Content-Type") == "text/html");
+}
+
+TEST_CASE("has_token reads comma lists across fields", "[core][http]") {
+  Headers h;
+  h.add("Connection", "keep-alive, Upgrade");
+  h.add("connection", " close ");
+  CHECK(h.has_token("connection", "close"));
+  CHECK(h.has_token("Connection", "upgrade"));
+  CHECK_FALSE(h.has_token("connection", "keep"));
+}
+
+TEST_CASE("hop-by-hop fields and those named by Connection are removed", "[core][http]") {
+  // RFC 9110 §7.6.1.
+  Headers h;
+  h.add("Connection", "X-Secret, close");
+  h.add("X-Secret", "1");
+  h.add("Keep-Alive", "timeout=5");
+  h.add("Transfer-Encoding", "chunked");
+  h.add("TE", "trailers");
+  h.add("Upgrade", "websocket");
+  h.add("Proxy-Authorization", "Basic x");
+  h.add("Proxy-Connection", "keep-alive");
+  h.add("Trailer", "X-T");
+  h.add("X-Keep", "yes");
+  h.remove_hop_by_hop();
+  REQUIRE(h.size() == 1);
+  CHECK(h.begin()->name == "X-Keep");
+}
+
+TEST_CASE("HTTP dates round-trip in IMF-fixdate", "[core][clock]") {
+  char buf[40];
+  size_t n = portico::core::format_http_date(784111777, buf);
+  CHECK(std::string(buf, n) == "Sun, 06 Nov 1994 08:49:37 GMT");  // RFC 9110 §5.6.7 example
+  CHECK(portico::core::parse_http_date(buf, n) == 784111777);
+  const char* rfc850 = "Sunday, 06-Nov-94 08:49:37 GMT";
+  CHECK(portico::core::parse_http_date(rfc850, std::strlen(rfc850)) == 784111777);
+  const char* asc = "Sun Nov  6 08:49:37 1994";
+  CHECK(portico::core::parse_http_date(asc, std::strlen(asc)) == 784111777);
+  CHECK(portico::core::parse_http_date("garbage", 7) == -1);
+}
+
+TEST_CASE("manual clock advances both clocks", "[core][clock]") {
+  portico::core::ManualClock c;
+  auto m0 = c.now();
+  auto w0 = c.wall();
+  c.advance(std::chrono::seconds(5));
+  CHECK(c.now() - m0 == std::chrono::seconds(5));
+  CHECK(c.wall() - w0 == std::chrono::seconds(5));
+}
