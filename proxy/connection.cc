@@ -24,6 +24,15 @@ constexpr size_t kOutputHighWatermark = 256 * 1024;
 constexpr size_t kOutputLowWatermark = 64 * 1024;
 constexpr std::chrono::milliseconds kLingerTime{2000};
 
+http1::Limits limits_from(const config::Server& s) {
+  http1::Limits l;
+  l.max_request_line_bytes = s.max_request_line_bytes;
+  l.max_header_bytes = s.max_header_bytes;
+  l.max_header_count = s.max_header_count;
+  l.max_body_bytes = s.max_body_bytes;
+  return l;
+}
+
 timeval to_timeval(std::chrono::milliseconds ms) {
   return timeval{static_cast<time_t>(ms.count() / 1000),
                  static_cast<suseconds_t>((ms.count() % 1000) * 1000)};
@@ -35,13 +44,9 @@ Connection::Connection(Worker& worker, int fd, std::string listener_name, const 
                        socklen_t /*peer_len*/)
     : worker_(worker),
       listener_name_(std::move(listener_name)),
+      limits_(limits_from(worker.snapshot()->model->server)),
       parser_(limits_, *this),
       timer_(worker.loop(), [this] { on_timer(); }) {
-  const config::Server& s = worker_.snapshot()->model->server;
-  limits_.max_request_line_bytes = s.max_request_line_bytes;
-  limits_.max_header_bytes = s.max_header_bytes;
-  limits_.max_header_count = s.max_header_count;
-  limits_.max_body_bytes = s.max_body_bytes;
   char buf[INET6_ADDRSTRLEN] = {0};
   if (peer->sa_family == AF_INET) {
     const auto* in4 = reinterpret_cast<const sockaddr_in*>(peer);

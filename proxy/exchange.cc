@@ -46,7 +46,8 @@ bool is_idempotent(core::Method m) {
 bool skip_request_header(std::string_view name) {
   return core::iequals(name, "host") || core::iequals(name, "expect") ||
          core::iequals(name, "content-length") || core::iequals(name, "via") ||
-         core::iequals(name, "x-forwarded-for") || core::iequals(name, "x-amz-cf-id");
+         core::iequals(name, "x-forwarded-for") || core::iequals(name, "x-amz-cf-id") ||
+         core::iequals(name, "proxy");  // httpoxy (CVE-2016-5385)
 }
 
 }  // namespace

@@ -1,0 +1,158 @@
+"""Origin failures become CloudFront-style error responses: connection refused -> 502, an origin
+that closes without answering -> 502, an origin slower than origin_read_timeout -> 504."""
+
+import socket
+import threading
+import time
+
+import harness as h
+
+ERROR_TEXT = b"The request could not be satisfied"
+
+
+class ClosingServer:
+    """Accepts, reads the request head, then closes without answering."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.accepted = 0
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def _run(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            self.accepted += 1
+            c.settimeout(5)
+            try:
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    piece = c.recv(65536)
+                    if not piece:
+                        break
+                    data += piece
+            except OSError:
+                pass
+            c.close()
+
+    def close(self):
+        self.sock.close()
+
+
+class OriginErrorsTest(h.PorticoTestCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.good = h.make_origin(cls, "good")
+        cls.slow = h.make_origin(cls, "slow")
+        cls.hang = h.ConnTrackingServer()
+        h.add_cleanup(cls, cls.hang.close)
+        cls.closing = ClosingServer()
+        h.add_cleanup(cls, cls.closing.close)
+        down = f"http://127.0.0.1:{h.down_origin_port()}"
+        q = h.yaml_str
+        opts = "connection_timeout: 2s, connection_attempts: 1"
+        cfg = f"""server: {{ client_header_timeout: 5s, idle_timeout: 10s, shutdown_timeout: 10s }}
+listeners:
+  - {{ name: http, address: "127.0.0.1:0", protocol: HTTP }}
+distributions:
+  - id: web
+    aliases: [localhost]
+    origins:
+      - {{ id: good, custom_origin: {{ url: {q(cls.good.url)}, {opts} }} }}
+      - {{ id: down, custom_origin: {{ url: {q(down)}, {opts} }} }}
+      - {{ id: slow, custom_origin: {{ url: {q(cls.slow.url)}, origin_read_timeout: 1s, {opts} }} }}
+      - {{ id: hang, custom_origin: {{ url: "http://127.0.0.1:{cls.hang.port}", origin_read_timeout: 1s, {opts} }} }}
+      - {{ id: closing, custom_origin: {{ url: "http://127.0.0.1:{cls.closing.port}", {opts} }} }}
+    default_cache_behavior: {{ target_origin_id: good }}
+    cache_behaviors:
+      - {{ path_pattern: "/down/*", target_origin_id: down }}
+      - {{ path_pattern: "/slow/*", target_origin_id: slow }}
+      - {{ path_pattern: "/hang/*", target_origin_id: hang }}
+      - {{ path_pattern: "/closing/*", target_origin_id: closing }}
+"""
+        cls.p = h.make_portico(cls, cfg)
+        cls.port = cls.p.port("http")
+
+    def assert_error_page(self, r, status):
+        self.assertEqual(r.status, status, r.body[:300])
+        self.assertIn(ERROR_TEXT, r.body)
+        self.assertTrue(r.header("Content-Type", "").startswith("text/html"), r.header("Content-Type"))
+        self.assertEqual(r.header("X-Cache"), "Error from cloudfront")
+        self.assertTrue(r.header("X-Amz-Cf-Id"))
+        self.assertEqual(r.header("X-Amz-Cf-Pop"), "LOCAL1-P1")
+        self.assertEqual(int(r.header("Content-Length", "-1")), len(r.body))
+
+    def test_connection_refused_is_502(self):
+        t0 = time.monotonic()
+        r = h.get(self.port, "/down/x")
+        self.assert_error_page(r, 502)
+        self.assertLess(time.monotonic() - t0, 3.0, "a refused connection should fail fast")
+
+    def test_origin_closing_without_response_is_502(self):
+        r = h.get(self.port, "/closing/x")
+        self.assert_error_page(r, 502)
+
+    def test_slow_origin_is_504(self):
+        t0 = time.monotonic()
+        r = h.get(self.port, "/slow/slow?delay=4")
+        elapsed = time.monotonic() - t0
+        self.assert_error_page(r, 504)
+        self.assertGreaterEqual(elapsed, 0.9, "504 before origin_read_timeout (1s) elapsed")
+        self.assertLess(elapsed, 3.5, "504 long after origin_read_timeout (1s)")
+
+    def test_silent_origin_is_504(self):
+        t0 = time.monotonic()
+        r = h.get(self.port, "/hang/x")
+        elapsed = time.monotonic() - t0
+        self.assert_error_page(r, 504)
+        self.assertGreaterEqual(elapsed, 0.9)
+        self.assertLess(elapsed, 3.5)
+
+    def test_timed_out_origin_connection_is_not_reused(self):
+        # After a 504 the late answer ("slow done") must never be handed to a later request.
+        r = h.get(self.port, "/slow/slow?delay=1.8")
+        self.assertEqual(r.status, 504)
+        deadline = time.monotonic() + 1.5  # past the moment the origin sends its late answer
+        i = 0
+        with h.RawConn(self.port) as c:
+            while time.monotonic() < deadline:
+                c.request("GET", f"/slow/echo?i={i}")
+                r = c.read_response()
+                self.assertEqual(r.status, 200, r.body[:200])
+                self.assertNotIn(b"slow done", r.body)
+                self.assertIn(f'"/slow/echo?i={i}"'.encode(), r.body)
+                i += 1
+
+    def test_slow_origin_within_timeout_is_fine(self):
+        r = h.get(self.port, "/slow/slow?delay=0.3")
+        self.assertEqual(r.status, 200)
+        self.assertEqual(r.body, b"slow done\n")
+
+    def test_head_error_has_no_body(self):
+        with h.RawConn(self.port) as c:
+            c.request("HEAD", "/down/x")
+            r = c.read_response("HEAD")
+            self.assertEqual(r.status, 502)
+            # Whatever follows must be a clean close or nothing, never an error page body.
+            self.assertTrue(c.quiet_for(0.3) or c.wait_closed(1) == (True, b""))
+
+    def test_errors_do_not_affect_other_requests(self):
+        with h.RawConn(self.port) as c:
+            c.request("GET", "/x")
+            self.assertEqual(c.read_response().status, 200)
+            r = h.get(self.port, "/down/x")
+            self.assertEqual(r.status, 502)
+            c.request("GET", "/x")
+            r = c.read_response()
+            self.assertEqual(r.status, 200)
+            self.assertEqual(r.body, b"hello from good\n")
+
+
+if __name__ == "__main__":
+    h.run_main()
