@@ -12,6 +12,7 @@
 
 #include "core/log.h"
 #include "proxy/exchange.h"
+#include "proxy/flush.h"
 #include "proxy/response_writer.h"
 #include "proxy/server.h"
 #include "proxy/worker.h"
@@ -77,7 +78,12 @@ void Connection::start() {
   timeval wt = to_timeval(worker_.snapshot()->model->server.idle_timeout);
   bufferevent_set_timeouts(bev_, nullptr, &wt);
   bufferevent_enable(bev_, EV_READ);
+  bufferevent_disable(bev_, EV_WRITE);  // write-first: see flush()
   arm_timer(TimerMode::Header);
+}
+
+void Connection::flush() {
+  if (bev_ != nullptr) flush_now(bev_);
 }
 
 bool Connection::idle() const {
@@ -141,7 +147,8 @@ void Connection::process() {
     }
     if (len == 0 || output_full()) return;
     if (timer_mode_ == TimerMode::Idle) arm_timer(TimerMode::Header);
-    size_t want = std::min<size_t>(len, static_cast<size_t>(limits_.max_header_bytes) + 1);
+    // +16: room for the leading empty lines RFC 9112 §2.2 lets the parser skip.
+    size_t want = std::min<size_t>(len, static_cast<size_t>(limits_.max_header_bytes) + 16);
     const char* p = reinterpret_cast<const char*>(evbuffer_pullup(in, static_cast<ssize_t>(want)));
     size_t n = parser_.feed(std::string_view(p, want));
     if (parser_.phase() == http1::ParsePhase::Failed) {
@@ -244,6 +251,7 @@ void Connection::send_continue_if_expected() {
   continue_pending_ = false;
   static constexpr char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
   evbuffer_add(output(), kContinue, sizeof kContinue - 1);
+  flush();
 }
 
 void Connection::resume_body() {
@@ -257,6 +265,7 @@ void Connection::on_response_complete(bool keep_alive) {
   // A body we have not read cannot be skipped safely on a persistent connection: close.
   keep_alive_after_ =
       keep_alive && !worker_.draining() && body_state_ == BodyState::Done && !client_eof_;
+  flush();
   exchange_done_pending_ = true;
   event_active(deferred_, 0, 0);
 }
@@ -320,7 +329,7 @@ void Connection::close_after_flush() {
   phase_ = Phase::Closing;
   timer_.cancel();
   bufferevent_setwatermark(bev_, EV_WRITE, 0, 0);
-  if (evbuffer_get_length(output()) == 0) begin_linger();
+  if (flush_now(bev_)) begin_linger();
 }
 
 // Lingering close: after the last response byte, half-close and discard what the client still
@@ -342,6 +351,7 @@ void Connection::begin_linger() {
 
 void Connection::on_write(bufferevent* /*bev*/, void* arg) {
   auto* self = static_cast<Connection*>(arg);
+  write_drained(self->bev_);
   if (self->phase_ == Phase::Closing) {
     if (evbuffer_get_length(self->output()) == 0) self->begin_linger();
     return;

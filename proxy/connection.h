@@ -44,6 +44,8 @@ class Connection final : public http1::RequestEvents {
   uint16_t client_port() const { return client_port_; }
   // Bytes queued for the client beyond which producers should pause.
   bool output_full() const;
+  // Writes queued output now (write-first, see proxy/flush.h).
+  void flush();
   // Sends "100 Continue" if the request asked for it and nothing was sent yet (RFC 9110 §10.1.1).
   void send_continue_if_expected();
   // The exchange can take request body bytes again (it stopped taking them via body_wanted()).

@@ -12,6 +12,7 @@
 #include "core/log.h"
 #include "proxy/access_log.h"
 #include "proxy/connection.h"
+#include "proxy/flush.h"
 #include "proxy/response_writer.h"
 #include "proxy/server.h"
 #include "proxy/worker.h"
@@ -246,6 +247,7 @@ void Exchange::connect_upstream() {
   }
   up_reused_ = false;
   up_ = bufferevent_socket_new(worker_.loop().base(), -1, BEV_OPT_CLOSE_ON_FREE);
+  bufferevent_disable(up_, EV_WRITE);  // write-first; connect() watches writability itself
   bufferevent_setcb(up_, &Exchange::on_up_read, &Exchange::on_up_write, &Exchange::on_up_event,
                     this);
   timeval ct = to_timeval(origin_->custom.connection_timeout);
@@ -258,9 +260,10 @@ void Exchange::connect_upstream() {
 
 void Exchange::on_upstream_ready() {
   phase_ = Phase::Waiting;
-  int fd = bufferevent_getfd(up_);
-  int one = 1;
-  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  if (!up_reused_) {
+    int one = 1;
+    setsockopt(bufferevent_getfd(up_), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  }
   timeval rt = to_timeval(read_timeout());
   bufferevent_set_timeouts(up_, &rt, &rt);
   bufferevent_setwatermark(up_, EV_WRITE, kUpstreamLowWatermark, 0);
@@ -334,7 +337,9 @@ void Exchange::on_upstream_ready() {
     conn_.send_continue_if_expected();
     conn_.resume_body();
   }
-  bufferevent_enable(up_, EV_READ | EV_WRITE);
+  bufferevent_disable(up_, EV_WRITE);
+  bufferevent_enable(up_, EV_READ);
+  flush_now(up_);
 }
 
 bool Exchange::body_wanted() const {
@@ -348,6 +353,7 @@ void Exchange::on_request_body(evbuffer* in, size_t n) {
     return;
   }
   evbuffer_remove_buffer(in, bufferevent_get_output(up_), n);
+  flush_now(up_);
   if (!body_wanted()) waiting_body_room_ = true;
 }
 
@@ -359,12 +365,14 @@ void Exchange::on_request_chunk(std::string_view data) {
   evbuffer_add(out, size_line, static_cast<size_t>(n));
   evbuffer_add(out, data.data(), data.size());
   evbuffer_add(out, "\r\n", 2);
+  flush_now(up_);
   if (!body_wanted()) waiting_body_room_ = true;
 }
 
 void Exchange::on_request_body_end() {
   if (up_ != nullptr && req_.framing == core::BodyFraming::Chunked) {
     evbuffer_add(bufferevent_get_output(up_), "0\r\n\r\n", 5);
+    flush_now(up_);
   }
   request_sent_ = true;
   if (response_complete_) return;
@@ -372,6 +380,7 @@ void Exchange::on_request_body_end() {
 
 void Exchange::on_up_write(bufferevent* /*bev*/, void* arg) {
   auto* self = static_cast<Exchange*>(arg);
+  write_drained(self->up_);
   if (self->waiting_body_room_ && self->body_wanted()) {
     self->waiting_body_room_ = false;
     self->conn_.resume_body();
@@ -521,6 +530,9 @@ void Exchange::relay_body() {
   evbuffer* out = conn_.output();
   while (!up_complete_) {
     if (conn_.output_full()) {
+      conn_.flush();
+    }
+    if (conn_.output_full()) {
       if (!paused_) {
         paused_ = true;
         bufferevent_disable(up_, EV_READ);
@@ -567,6 +579,7 @@ void Exchange::relay_body() {
     finish_response();
     return;
   }
+  conn_.flush();
   if (up_eof_ && evbuffer_get_length(in) == 0) {
     if (up_framing_ == core::BodyFraming::UntilClose) {
       up_complete_ = true;

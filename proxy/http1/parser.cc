@@ -48,6 +48,56 @@ constexpr std::array<uint8_t, 256> kClass = make_classes();
 inline bool is(char c, uint8_t cls) { return (kClass[static_cast<unsigned char>(c)] & cls) != 0; }
 inline bool is_ows(char c) { return c == ' ' || c == '\t'; }
 
+// Word-at-a-time checks (Bit Twiddling Hacks "hasless"/"haszero"): exact about whether some byte
+// matches, which is all the fast paths need; a flagged word is rechecked byte by byte.
+constexpr uint64_t kOnes = 0x0101010101010101ull;
+constexpr uint64_t kHigh = 0x8080808080808080ull;
+inline uint64_t load8(const char* p) {
+  uint64_t v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+inline uint64_t has_less(uint64_t x, uint8_t n) { return (x - kOnes * n) & ~x & kHigh; }
+inline uint64_t has_byte(uint64_t x, uint8_t b) {
+  const uint64_t y = x ^ (kOnes * b);
+  return (y - kOnes) & ~y & kHigh;
+}
+
+inline bool value_word_clean(uint64_t x) { return (has_less(x, 0x20) | has_byte(x, 0x7F)) == 0; }
+
+// Every byte is HTAB, SP, VCHAR or obs-text (RFC 9110 §5.5 field-value). Words holding a CTL
+// (usually an HTAB) are rechecked byte by byte; the last word overlaps instead of a byte tail.
+bool valid_value(const char* p, size_t n) {
+  if (n >= 8) {
+    for (size_t i = 0;; i += 8) {
+      if (i + 8 > n) i = n - 8;
+      if (!value_word_clean(load8(p + i))) {
+        for (size_t k = i; k < i + 8; ++k) {
+          if (!is(p[k], kValue)) return false;
+        }
+      }
+      if (i + 8 == n) return true;
+    }
+  }
+  for (size_t i = 0; i < n; ++i) {
+    if (!is(p[i], kValue)) return false;
+  }
+  return true;
+}
+
+// Every byte is visible ASCII other than '#' (request-target, RFC 9112 §3.2).
+bool valid_target(const char* p, size_t n) {
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const uint64_t x = load8(p + i);
+    if ((has_less(x, 0x21) | has_byte(x, 0x7F) | has_byte(x, '#') | (x & kHigh)) != 0) return false;
+  }
+  for (; i < n; ++i) {
+    if (!is(p[i], kTarget)) return false;
+  }
+  return true;
+}
+
 std::string_view trim_ows(std::string_view s) {
   while (!s.empty() && is_ows(s.front())) s.remove_prefix(1);
   while (!s.empty() && is_ows(s.back())) s.remove_suffix(1);
@@ -121,14 +171,23 @@ bool valid_authority(std::string_view a, bool require_port) {
 enum class Known : uint8_t { Other, Host, ContentLength, TransferEncoding, Connection, Expect };
 
 inline Known classify(std::string_view name) {
+  // Filter on length and first letter before the full comparison.
+  const char first = static_cast<char>(name.empty() ? 0 : (name[0] | 0x20));
   switch (name.size()) {
-    case 4: return core::iequals(name, "host") ? Known::Host : Known::Other;
-    case 6: return core::iequals(name, "expect") ? Known::Expect : Known::Other;
-    case 10: return core::iequals(name, "connection") ? Known::Connection : Known::Other;
-    case 14: return core::iequals(name, "content-length") ? Known::ContentLength : Known::Other;
+    case 4:
+      return first == 'h' && core::iequals(name, "host") ? Known::Host : Known::Other;
+    case 6:
+      return first == 'e' && core::iequals(name, "expect") ? Known::Expect : Known::Other;
+    case 10:
+      return first == 'c' && core::iequals(name, "connection") ? Known::Connection : Known::Other;
+    case 14:
+      return first == 'c' && core::iequals(name, "content-length") ? Known::ContentLength
+                                                                   : Known::Other;
     case 17:
-      return core::iequals(name, "transfer-encoding") ? Known::TransferEncoding : Known::Other;
-    default: return Known::Other;
+      return first == 't' && core::iequals(name, "transfer-encoding") ? Known::TransferEncoding
+                                                                      : Known::Other;
+    default:
+      return Known::Other;
   }
 }
 
@@ -144,9 +203,7 @@ bool split_field(std::string_view line, std::string_view& name, std::string_view
   size_t e = n;
   while (b < e && is_ows(line[b])) ++b;
   while (e > b && is_ows(line[e - 1])) --e;
-  for (size_t k = b; k < e; ++k) {
-    if (!is(line[k], kValue)) return false;
-  }
+  if (!valid_value(line.data() + b, e - b)) return false;
   value = line.substr(b, e - b);
   return true;
 }
@@ -237,9 +294,15 @@ namespace detail {
 void BodyDecoder::start(Mode mode, uint64_t length, uint64_t max_body_bytes,
                         uint32_t max_trailer_bytes) {
   switch (mode) {
-    case Mode::Length: state_ = length == 0 ? State::Done : State::Length; break;
-    case Mode::Chunked: state_ = State::ChunkSize; break;
-    case Mode::UntilClose: state_ = State::UntilClose; break;
+    case Mode::Length:
+      state_ = length == 0 ? State::Done : State::Length;
+      break;
+    case Mode::Chunked:
+      state_ = State::ChunkSize;
+      break;
+    case Mode::UntilClose:
+      state_ = State::UntilClose;
+      break;
   }
   remaining_ = length;
   total_ = 0;
@@ -313,7 +376,8 @@ bool BodyDecoder::on_size_line(std::string_view line) {
     state_ = State::Trailer;
     return true;
   }
-  if (size > std::numeric_limits<uint64_t>::max() - total_) return fail(400, "chunked body overflow");
+  if (size > std::numeric_limits<uint64_t>::max() - total_)
+    return fail(400, "chunked body overflow");
   total_ += size;
   if (max_body_ != 0 && total_ > max_body_) return fail(413, "body too large");
   remaining_ = size;
@@ -371,7 +435,8 @@ size_t BodyDecoder::feed(std::string_view data, Events& events) {
         break;
       }
       case State::Done:
-      case State::Failed: return pos;
+      case State::Failed:
+        return pos;
     }
   }
   return pos;
@@ -411,10 +476,13 @@ bool RequestParser::fail(int status, const char* detail) {
 
 size_t RequestParser::feed(std::string_view data) {
   switch (phase_) {
-    case ParsePhase::Head: return feed_head(data);
-    case ParsePhase::Body: return feed_body(data);
+    case ParsePhase::Head:
+      return feed_head(data);
+    case ParsePhase::Body:
+      return feed_body(data);
     case ParsePhase::Complete:
-    case ParsePhase::Failed: return 0;
+    case ParsePhase::Failed:
+      return 0;
   }
   return 0;
 }
@@ -430,6 +498,8 @@ size_t RequestParser::feed_head(std::string_view data) {
       }
       if (data.size() > scan_.head_start &&
           data.size() - scan_.head_start >= limits_.max_header_bytes) {
+        // Still inside the request line: that line is what is too long (414, not 431).
+        if (!scan_.have_start_line) return fail(414, "request line too long"), 0;
         return fail(431, "request head too large"), 0;
       }
       return 0;
@@ -490,12 +560,10 @@ bool RequestParser::parse_request_line(std::string_view line) {
   while (i < n && is(line[i], kTchar)) ++i;
   if (i == 0 || i == n || line[i] != ' ') return fail(400, "bad method");
   const size_t t = i + 1;
-  size_t j = t;
-  while (j < n && line[j] != ' ') {
-    if (!is(line[j], kTarget)) return fail(400, "bad request target");
-    ++j;
-  }
-  if (j == t || j == n) return fail(400, "bad request line");
+  const size_t sp = line.find(' ', t);
+  if (sp == std::string_view::npos || sp == t) return fail(400, "bad request line");
+  if (!valid_target(line.data() + t, sp - t)) return fail(400, "bad request target");
+  const size_t j = sp;
   const int minor = parse_version(line.substr(j + 1));
   if (minor == -2) return fail(400, "bad HTTP version");
   if (minor == -1) return fail(505, "unsupported HTTP version");
@@ -514,7 +582,7 @@ bool RequestParser::parse_target(std::string_view target) {
     path_query = target;
   } else if (target == "*") {
     if (head_.method != core::Method::Options) return fail(400, "asterisk-form needs OPTIONS");
-    head_.path.assign("*");
+    head_.path.assign(1, '*');  // not assign("*"): GCC 12 -Wrestrict false positive
     return true;
   } else if (head_.method == core::Method::Connect) {
     if (!valid_authority(target, /*require_port=*/true)) return fail(400, "bad CONNECT target");
@@ -541,7 +609,7 @@ bool RequestParser::parse_target(std::string_view target) {
   const size_t q = path_query.find('?');
   const std::string_view path = path_query.substr(0, q);
   if (path.empty()) {
-    head_.path.assign("/");
+    head_.path.assign(1, '/');
   } else {
     head_.path.assign(path);
   }
@@ -566,10 +634,17 @@ bool RequestParser::parse_field(std::string_view line) {
     case Known::ContentLength:
       if (facts_.content_length++ == 0) facts_.content_length_index = index;
       break;
-    case Known::TransferEncoding: ++facts_.transfer_encoding; break;
-    case Known::Expect: ++facts_.expect; break;
+    case Known::TransferEncoding:
+      ++facts_.transfer_encoding;
+      break;
+    case Known::Expect:
+      ++facts_.expect;
+      break;
     case Known::Connection:
-    case Known::Other: break;
+      ++facts_.connection;
+      break;
+    case Known::Other:
+      break;
   }
   head_.headers.add(name, value);
   return true;
@@ -624,8 +699,12 @@ bool RequestParser::finish_head() {
     head_.expect_continue = head_.version_minor == 1;
   }
 
-  head_.keep_alive = head_.version_minor == 1 ? !headers.has_token("connection", "close")
-                                              : headers.has_token("connection", "keep-alive");
+  if (facts_.connection == 0) {
+    head_.keep_alive = head_.version_minor == 1;
+  } else {
+    head_.keep_alive = head_.version_minor == 1 ? !headers.has_token("connection", "close")
+                                                : headers.has_token("connection", "keep-alive");
+  }
   return true;
 }
 
@@ -679,9 +758,11 @@ size_t ResponseParser::feed(std::string_view data) {
         reset_head();
       }
     }
-    case ParsePhase::Body: return feed_body(data);
+    case ParsePhase::Body:
+      return feed_body(data);
     case ParsePhase::Complete:
-    case ParsePhase::Failed: return 0;
+    case ParsePhase::Failed:
+      return 0;
   }
   return 0;
 }
@@ -756,8 +837,8 @@ bool ResponseParser::parse_status_line(std::string_view line) {
   if (line.size() > 12) {
     if (line[12] != ' ') return fail(ErrorKind::ParseError, "bad status line");
     reason = line.substr(13);
-    for (char c : reason) {
-      if (!is(c, kValue)) return fail(ErrorKind::ParseError, "bad reason phrase");
+    if (!valid_value(reason.data(), reason.size())) {
+      return fail(ErrorKind::ParseError, "bad reason phrase");
     }
   }
   head_.version_minor = minor;
@@ -775,12 +856,17 @@ bool ResponseParser::parse_field(std::string_view line) {
     return fail(ErrorKind::ParseError, "too many header fields");
   }
   switch (classify(name)) {
-    case Known::ContentLength: ++facts_.content_length; break;
-    case Known::TransferEncoding: ++facts_.transfer_encoding; break;
+    case Known::ContentLength:
+      ++facts_.content_length;
+      break;
+    case Known::TransferEncoding:
+      ++facts_.transfer_encoding;
+      break;
     case Known::Host:
     case Known::Expect:
     case Known::Connection:
-    case Known::Other: break;
+    case Known::Other:
+      break;
   }
   head_.headers.add(name, value);
   return true;
@@ -841,8 +927,10 @@ bool ResponseParser::finish_head() {
 
 bool ResponseParser::feed_eof() {
   switch (phase_) {
-    case ParsePhase::Complete: return true;
-    case ParsePhase::Failed: return false;
+    case ParsePhase::Complete:
+      return true;
+    case ParsePhase::Failed:
+      return false;
     case ParsePhase::Head:
       if (!seen_bytes_) return fail(ErrorKind::Reset, "connection closed before response");
       return fail(ErrorKind::ParseError, "truncated response head");

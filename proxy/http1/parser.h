@@ -44,13 +44,14 @@ struct FieldFacts {
   uint32_t content_length = 0;
   uint32_t transfer_encoding = 0;
   uint32_t expect = 0;
+  uint32_t connection = 0;
   uint32_t host_index = 0;  // index of the first Host field
   uint32_t content_length_index = 0;
 };
 
 // Body decoder (RFC 9112 §6.3, §7.1): Content-Length, chunked (with trailers, discarded) or
-// until-close bodies, from any split of the input. A tiny internal buffer holds a partial chunk-size
-// or trailer line; data views handed to on_body point into the fed bytes.
+// until-close bodies, from any split of the input. A tiny internal buffer holds a partial
+// chunk-size or trailer line; data views handed to on_body point into the fed bytes.
 class BodyDecoder {
  public:
   enum class Mode : uint8_t { Length, Chunked, UntilClose };
@@ -67,7 +68,15 @@ class BodyDecoder {
 
  private:
   enum class State : uint8_t {
-    Length, UntilClose, ChunkSize, ChunkData, ChunkCr, ChunkLf, Trailer, Done, Failed
+    Length,
+    UntilClose,
+    ChunkSize,
+    ChunkData,
+    ChunkCr,
+    ChunkLf,
+    Trailer,
+    Done,
+    Failed
   };
   bool take_line(std::string_view data, size_t& pos, size_t limit, std::string_view& line);
   bool on_size_line(std::string_view line);
@@ -76,9 +85,9 @@ class BodyDecoder {
   State state_ = State::Done;
   int error_status_ = 0;
   const char* error_detail_ = "";
-  uint64_t remaining_ = 0;   // bytes left in the body (Length) or the current chunk
-  uint64_t total_ = 0;       // chunk data seen so far
-  uint64_t max_body_ = 0;    // 0 = unlimited
+  uint64_t remaining_ = 0;  // bytes left in the body (Length) or the current chunk
+  uint64_t total_ = 0;      // chunk data seen so far
+  uint64_t max_body_ = 0;   // 0 = unlimited
   uint32_t max_trailer_ = 0;
   uint32_t trailer_bytes_ = 0;
   std::string line_;  // partial chunk-size or trailer line
@@ -117,6 +126,7 @@ class ResponseEvents {
 //  - On error it returns 0, enters Failed and error() tells why (Error::status = 400, 413, 414,
 //    431, 501 or 505).
 // reset() readies the parser for the next message on the same connection.
+// Content-Length: 0 yields framing None (content_length 0), so on_complete follows on_head at once.
 class RequestParser {
  public:
   RequestParser(const Limits& limits, RequestEvents& events);
@@ -148,7 +158,10 @@ class RequestParser {
 // Parses responses; the caller tells it the request method first (HEAD answers have no body).
 // 1xx interim responses other than 101 are consumed and skipped (RFC 9110 §15.2); 101 is an error
 // (no upgrades through the proxy yet). feed_eof() ends an UntilClose body (→ on_complete) or
-// reports a truncated message as an error.
+// reports a truncated message as an error. Same feed() contract as RequestParser, except that when
+// interim responses were skipped but the final head is still incomplete, feed() returns the interim
+// bytes (phase stays Head) and the caller re-presents the rest. Errors: side Upstream, kind
+// ParseError (Reset when EOF arrives before any byte), Error::status 502.
 class ResponseParser {
  public:
   explicit ResponseParser(ResponseEvents& events, uint32_t max_header_bytes = 65'536,
