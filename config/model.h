@@ -24,19 +24,19 @@ enum class ListenerProtocol : uint8_t { Http, Https };
 
 struct Listener {
   std::string name;
-  std::string host;       // numeric IPv4/IPv6 address or "localhost"
-  uint16_t port = 0;      // 0 = ephemeral (the bound port is logged at startup)
+  std::string host;   // numeric IPv4/IPv6 address or "localhost"
+  uint16_t port = 0;  // 0 = ephemeral (the bound port is logged at startup)
   ListenerProtocol protocol = ListenerProtocol::Http;
   SourceLoc loc;
 };
 
-// custom_origin: HTTP/1.1 to a URL. Defaults are CloudFront's (CreateDistribution CustomOriginConfig
-// and Origin: ConnectionTimeout 10 s, ConnectionAttempts 3, OriginReadTimeout 30 s,
-// OriginKeepaliveTimeout 5 s).
+// custom_origin: HTTP/1.1 to a URL. Defaults are CloudFront's (CreateDistribution
+// CustomOriginConfig and Origin: ConnectionTimeout 10 s, ConnectionAttempts 3, OriginReadTimeout 30
+// s, OriginKeepaliveTimeout 5 s).
 struct CustomOrigin {
-  std::string url;          // as written
-  std::string scheme;       // "http" (https later)
-  std::string host;         // from the URL, as written (name or address)
+  std::string url;     // as written
+  std::string scheme;  // "http" (https later)
+  std::string host;    // from the URL, as written (name or address)
   uint16_t port = 80;
   std::string origin_path;  // "" or "/prefix" without a trailing slash
   Duration connection_timeout{10'000};
@@ -60,8 +60,8 @@ enum class OriginKind : uint8_t { Custom, Directory };
 struct Origin {
   std::string id;
   OriginKind kind = OriginKind::Custom;
-  CustomOrigin custom;          // when kind == Custom
-  DirectoryOrigin directory;    // when kind == Directory
+  CustomOrigin custom;        // when kind == Custom
+  DirectoryOrigin directory;  // when kind == Directory
   std::vector<OriginCustomHeader> custom_headers;
   SourceLoc loc;
 };
@@ -76,8 +76,8 @@ struct CacheBehavior {
   uint32_t allowed_methods = 0;
   uint32_t cached_methods = 0;  // default GET, HEAD
   bool compress = false;
-  std::string cache_policy;            // name; used by the cache issue
-  std::string origin_request_policy;   // name; used by the cache issue
+  std::string cache_policy;           // name; used by the cache issue
+  std::string origin_request_policy;  // name; used by the cache issue
   SourceLoc loc;
 };
 
@@ -100,7 +100,7 @@ struct Distribution {
 struct Admin {
   std::string host = "127.0.0.1";
   uint16_t port = 9901;
-  bool enabled = false;             // true when an `admin:` block is present
+  bool enabled = false;                           // true when an `admin:` block is present
   std::string token_env = "PORTICO_ADMIN_TOKEN";  // bearer token for non-GET requests
   SourceLoc loc;
 };
@@ -113,17 +113,17 @@ struct AccessLog {
 // Process-wide limits and timeouts (`server:` block). Defaults follow nginx/ALB practice where
 // CloudFront documents nothing: ALB's idle timeout is 60 s.
 struct Server {
-  int workers = 0;                      // 0 = one per core; --workers overrides
-  int max_connections = 10'000;         // per process, downstream
+  int workers = 0;               // 0 = one per core; --workers overrides
+  int max_connections = 10'000;  // per process, downstream
   Duration client_header_timeout{10'000};
   Duration client_body_timeout{60'000};
-  Duration idle_timeout{60'000};        // downstream keep-alive
-  Duration shutdown_timeout{30'000};    // SIGTERM drain deadline
+  Duration idle_timeout{60'000};      // downstream keep-alive
+  Duration shutdown_timeout{30'000};  // SIGTERM drain deadline
   uint32_t max_request_line_bytes = 8'192;
-  uint32_t max_header_bytes = 65'536;   // whole request head
+  uint32_t max_header_bytes = 65'536;  // whole request head
   uint32_t max_header_count = 100;
-  uint64_t max_body_bytes = 0;          // 0 = unlimited
-  std::string pop = "LOCAL1-P1";        // X-Amz-Cf-Pop value
+  uint64_t max_body_bytes = 0;    // 0 = unlimited
+  std::string pop = "LOCAL1-P1";  // X-Amz-Cf-Pop value
 };
 
 struct Model {

@@ -5,12 +5,12 @@
 #include <cstdio>
 #include <cstdlib>
 
-#define PORTICO_CHECK(cond)                                                            \
-  do {                                                                                 \
-    if (!(cond)) {                                                                     \
+#define PORTICO_CHECK(cond)                                                                    \
+  do {                                                                                         \
+    if (!(cond)) {                                                                             \
       std::fprintf(stderr, "portico: check failed: %s at %s:%d\n", #cond, __FILE__, __LINE__); \
-      std::abort();                                                                    \
-    }                                                                                  \
+      std::abort();                                                                            \
+    }                                                                                          \
   } while (0)
 
 #ifdef NDEBUG

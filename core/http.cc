@@ -91,7 +91,29 @@ bool Headers::has_token(std::string_view name, std::string_view token) const {
   return found;
 }
 
+namespace {
+constexpr std::array<std::string_view, 10> kHopByHop = {"connection",
+                                                        "keep-alive",
+                                                        "proxy-connection",
+                                                        "te",
+                                                        "trailer",
+                                                        "transfer-encoding",
+                                                        "upgrade",
+                                                        "proxy-authenticate",
+                                                        "proxy-authorization",
+                                                        "http2-settings"};
+bool is_hop_by_hop(std::string_view name) {
+  for (std::string_view hop : kHopByHop) {
+    if (iequals(name, hop)) return true;  // iequals compares sizes first
+  }
+  return false;
+}
+}  // namespace
+
 void Headers::remove_hop_by_hop() {
+  bool any = false;
+  for (const Header& h : items_) any = any || is_hop_by_hop(h.name);
+  if (!any) return;  // the common case: nothing to remove, nothing allocated
   // Fields named by Connection are hop-by-hop too (RFC 9110 §7.6.1).
   std::vector<std::string> named;
   for (const Header& h : items_) {
@@ -99,14 +121,9 @@ void Headers::remove_hop_by_hop() {
       for_each_token(h.value, [&](std::string_view t) { named.emplace_back(t); });
     }
   }
-  static constexpr std::array<std::string_view, 10> kHop = {
-      "connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding",
-      "upgrade", "proxy-authenticate", "proxy-authorization", "http2-settings"};
   items_.erase(std::remove_if(items_.begin(), items_.end(),
                               [&](const Header& h) {
-                                for (std::string_view hop : kHop) {
-                                  if (iequals(h.name, hop)) return true;
-                                }
+                                if (is_hop_by_hop(h.name)) return true;
                                 for (const std::string& n : named) {
                                   if (iequals(h.name, n)) return true;
                                 }
@@ -117,43 +134,77 @@ void Headers::remove_hop_by_hop() {
 
 std::string_view reason_phrase(int status) {
   switch (status) {
-    case 100: return "Continue";
-    case 101: return "Switching Protocols";
-    case 200: return "OK";
-    case 201: return "Created";
-    case 202: return "Accepted";
-    case 203: return "Non-Authoritative Information";
-    case 204: return "No Content";
-    case 206: return "Partial Content";
-    case 301: return "Moved Permanently";
-    case 302: return "Found";
-    case 303: return "See Other";
-    case 304: return "Not Modified";
-    case 307: return "Temporary Redirect";
-    case 308: return "Permanent Redirect";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 411: return "Length Required";
-    case 412: return "Precondition Failed";
-    case 413: return "Content Too Large";
-    case 414: return "URI Too Long";
-    case 416: return "Range Not Satisfiable";
-    case 417: return "Expectation Failed";
-    case 421: return "Misdirected Request";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    case 505: return "HTTP Version Not Supported";
-    default: return "";
+    case 100:
+      return "Continue";
+    case 101:
+      return "Switching Protocols";
+    case 200:
+      return "OK";
+    case 201:
+      return "Created";
+    case 202:
+      return "Accepted";
+    case 203:
+      return "Non-Authoritative Information";
+    case 204:
+      return "No Content";
+    case 206:
+      return "Partial Content";
+    case 301:
+      return "Moved Permanently";
+    case 302:
+      return "Found";
+    case 303:
+      return "See Other";
+    case 304:
+      return "Not Modified";
+    case 307:
+      return "Temporary Redirect";
+    case 308:
+      return "Permanent Redirect";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 408:
+      return "Request Timeout";
+    case 411:
+      return "Length Required";
+    case 412:
+      return "Precondition Failed";
+    case 413:
+      return "Content Too Large";
+    case 414:
+      return "URI Too Long";
+    case 416:
+      return "Range Not Satisfiable";
+    case 417:
+      return "Expectation Failed";
+    case 421:
+      return "Misdirected Request";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 500:
+      return "Internal Server Error";
+    case 501:
+      return "Not Implemented";
+    case 502:
+      return "Bad Gateway";
+    case 503:
+      return "Service Unavailable";
+    case 504:
+      return "Gateway Timeout";
+    case 505:
+      return "HTTP Version Not Supported";
+    default:
+      return "";
   }
 }
-
 
 }  // namespace portico::core

@@ -60,14 +60,14 @@ enum class BodyFraming : uint8_t { None, Length, Chunked, UntilClose };
 
 struct RequestHead {
   Method method = Method::Get;
-  std::string method_token;   // as received, e.g. "GET"
-  std::string target;         // request-target as received (origin-form or absolute-form)
-  std::string path;           // path part of the target, still percent-encoded
-  std::string query;          // without '?', empty when absent
+  std::string method_token;  // as received, e.g. "GET"
+  std::string target;        // request-target as received (origin-form or absolute-form)
+  std::string path;          // path part of the target, still percent-encoded
+  std::string query;         // without '?', empty when absent
   bool has_query = false;
-  int version_minor = 1;      // HTTP/1.x minor version
+  int version_minor = 1;  // HTTP/1.x minor version
   Headers headers;
-  std::string authority;      // Host header (or absolute-form authority), lower-cased
+  std::string authority;  // Host header (or absolute-form authority), lower-cased
   BodyFraming framing = BodyFraming::None;
   uint64_t content_length = 0;  // valid when framing == Length
   bool keep_alive = true;       // after Connection / version rules (RFC 9112 §9.3)

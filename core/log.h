@@ -14,10 +14,10 @@ void log(LogLevel level, const char* fmt, ...) __attribute__((format(printf, 2, 
 
 }  // namespace portico::core
 
-#define PORTICO_LOG(level, ...)                                                  \
-  do {                                                                           \
+#define PORTICO_LOG(level, ...)                                                    \
+  do {                                                                             \
     if (static_cast<int>(level) >= static_cast<int>(::portico::core::log_level())) \
-      ::portico::core::log(level, __VA_ARGS__);                                  \
+      ::portico::core::log(level, __VA_ARGS__);                                    \
   } while (0)
 #define PORTICO_DEBUG(...) PORTICO_LOG(::portico::core::LogLevel::Debug, __VA_ARGS__)
 #define PORTICO_INFO(...) PORTICO_LOG(::portico::core::LogLevel::Info, __VA_ARGS__)

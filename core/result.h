@@ -32,7 +32,8 @@ struct Error {
   ErrorKind kind = ErrorKind::Internal;
   Side side = Side::Internal;
   bool retryable = false;
-  // HTTP status a downstream parse error maps to (400, 413, 414, 431, 501, 505); 0 = derive from kind.
+  // HTTP status a downstream parse error maps to (400, 413, 414, 431, 501, 505); 0 = derive from
+  // kind.
   int status = 0;
   std::string detail;
 
@@ -52,8 +53,8 @@ const char* error_kind_name(ErrorKind kind);
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}          // NOLINT(google-explicit-constructor)
-  Result(Error error) : v_(std::move(error)) {}      // NOLINT(google-explicit-constructor)
+  Result(T value) : v_(std::move(value)) {}      // NOLINT(google-explicit-constructor)
+  Result(Error error) : v_(std::move(error)) {}  // NOLINT(google-explicit-constructor)
   bool ok() const { return v_.index() == 0; }
   explicit operator bool() const { return ok(); }
   T& value() & { return std::get<0>(v_); }
@@ -72,7 +73,8 @@ class [[nodiscard]] Result {
 class [[nodiscard]] Status {
  public:
   Status() = default;
-  Status(Error error) : err_(std::move(error)), ok_(false) {}  // NOLINT(google-explicit-constructor)
+  Status(Error error)
+      : err_(std::move(error)), ok_(false) {}  // NOLINT(google-explicit-constructor)
   bool ok() const { return ok_; }
   explicit operator bool() const { return ok_; }
   const Error& error() const { return err_; }

@@ -84,37 +84,68 @@ void format_access_record(const AccessRecord& r, std::string& out) {
   size_t n = strftime(ts, sizeof ts, "%Y-%m-%d\t%H:%M:%S", &tmv);
   out.append(ts, n);
   const auto tab = [&] { out += '\t'; };
-  tab(); append_field(out, r.edge_location);
-  tab(); append_num(out, static_cast<int64_t>(r.sc_bytes));
-  tab(); append_field(out, r.client_ip);
-  tab(); append_field(out, r.method);
-  tab(); append_field(out, r.cs_host);
-  tab(); append_field(out, r.uri_stem);
-  tab(); append_num(out, r.status);
-  tab(); append_field(out, r.referer);
-  tab(); append_field(out, r.user_agent);
-  tab(); append_field(out, r.query);
-  tab(); append_field(out, r.cookie);
-  tab(); append_field(out, r.result_type);
-  tab(); append_field(out, r.request_id);
-  tab(); append_field(out, r.host_header);
-  tab(); append_field(out, r.protocol);
-  tab(); append_num(out, static_cast<int64_t>(r.cs_bytes));
-  tab(); append_secs(out, r.time_taken_s);
-  tab(); append_field(out, r.forwarded_for);
-  tab(); out += '-';  // ssl-protocol
-  tab(); out += '-';  // ssl-cipher
-  tab(); append_field(out, r.result_type);  // x-edge-response-result-type
-  tab(); append_field(out, r.protocol_version);
-  tab(); out += '-';  // fle-status
-  tab(); out += '-';  // fle-encrypted-fields
-  tab(); append_num(out, r.client_port);
-  tab(); append_secs(out, r.ttfb_s);
-  tab(); append_field(out, r.detailed_result_type);
-  tab(); append_field(out, r.content_type);
-  tab(); append_num(out, r.content_len);
-  tab(); append_num(out, r.range_start);
-  tab(); append_num(out, r.range_end);
+  tab();
+  append_field(out, r.edge_location);
+  tab();
+  append_num(out, static_cast<int64_t>(r.sc_bytes));
+  tab();
+  append_field(out, r.client_ip);
+  tab();
+  append_field(out, r.method);
+  tab();
+  append_field(out, r.cs_host);
+  tab();
+  append_field(out, r.uri_stem);
+  tab();
+  append_num(out, r.status);
+  tab();
+  append_field(out, r.referer);
+  tab();
+  append_field(out, r.user_agent);
+  tab();
+  append_field(out, r.query);
+  tab();
+  append_field(out, r.cookie);
+  tab();
+  append_field(out, r.result_type);
+  tab();
+  append_field(out, r.request_id);
+  tab();
+  append_field(out, r.host_header);
+  tab();
+  append_field(out, r.protocol);
+  tab();
+  append_num(out, static_cast<int64_t>(r.cs_bytes));
+  tab();
+  append_secs(out, r.time_taken_s);
+  tab();
+  append_field(out, r.forwarded_for);
+  tab();
+  out += '-';  // ssl-protocol
+  tab();
+  out += '-';  // ssl-cipher
+  tab();
+  append_field(out, r.result_type);  // x-edge-response-result-type
+  tab();
+  append_field(out, r.protocol_version);
+  tab();
+  out += '-';  // fle-status
+  tab();
+  out += '-';  // fle-encrypted-fields
+  tab();
+  append_num(out, r.client_port);
+  tab();
+  append_secs(out, r.ttfb_s);
+  tab();
+  append_field(out, r.detailed_result_type);
+  tab();
+  append_field(out, r.content_type);
+  tab();
+  append_num(out, r.content_len);
+  tab();
+  append_num(out, r.range_start);
+  tab();
+  append_num(out, r.range_end);
   out += '\n';
 }
 

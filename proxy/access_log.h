@@ -18,21 +18,21 @@ namespace portico::proxy {
 // One access-log record; views must stay valid only for the duration of AccessLog::append.
 struct AccessRecord {
   int64_t epoch_ms = 0;
-  std::string_view edge_location;   // x-edge-location (pop)
+  std::string_view edge_location;  // x-edge-location (pop)
   uint64_t sc_bytes = 0;
   std::string_view client_ip;
   std::string_view method;
-  std::string_view cs_host;         // distribution domain (via host)
+  std::string_view cs_host;  // distribution domain (via host)
   std::string_view uri_stem;
   int status = 0;
   std::string_view referer;
   std::string_view user_agent;
   std::string_view query;
   std::string_view cookie;
-  std::string_view result_type;     // Hit, RefreshHit, Miss, Error, Redirect, ...
+  std::string_view result_type;  // Hit, RefreshHit, Miss, Error, Redirect, ...
   std::string_view request_id;
   std::string_view host_header;
-  std::string_view protocol;        // http or https
+  std::string_view protocol;  // http or https
   uint64_t cs_bytes = 0;
   double time_taken_s = 0;
   std::string_view forwarded_for;

@@ -82,6 +82,13 @@ void Connection::start() {
   arm_timer(TimerMode::Header);
 }
 
+void Connection::clear_body_timeout() {
+  if (!body_timeout_set_) return;
+  body_timeout_set_ = false;
+  timeval wt = to_timeval(worker_.snapshot()->model->server.idle_timeout);
+  bufferevent_set_timeouts(bev_, nullptr, &wt);
+}
+
 void Connection::flush() {
   if (bev_ != nullptr) flush_now(bev_);
 }
@@ -94,16 +101,22 @@ bool Connection::idle() const {
 evbuffer* Connection::output() { return bufferevent_get_output(bev_); }
 
 bool Connection::output_full() const {
-  return bev_ == nullptr || evbuffer_get_length(bufferevent_get_output(bev_)) >= kOutputHighWatermark;
+  return bev_ == nullptr ||
+         evbuffer_get_length(bufferevent_get_output(bev_)) >= kOutputHighWatermark;
 }
 
 const char* Connection::phase_name() const {
   switch (phase_) {
-    case Phase::Head: return "head";
-    case Phase::Exchange: return "exchange";
-    case Phase::Closing: return "closing";
-    case Phase::Lingering: return "lingering";
-    case Phase::Closed: return "closed";
+    case Phase::Head:
+      return "head";
+    case Phase::Exchange:
+      return "exchange";
+    case Phase::Closing:
+      return "closing";
+    case Phase::Lingering:
+      return "lingering";
+    case Phase::Closed:
+      return "closed";
   }
   return "?";
 }
@@ -112,9 +125,15 @@ void Connection::arm_timer(TimerMode mode) {
   timer_mode_ = mode;
   const config::Server& s = worker_.snapshot()->model->server;
   switch (mode) {
-    case TimerMode::Header: timer_.arm(s.client_header_timeout); break;
-    case TimerMode::Idle: timer_.arm(s.idle_timeout); break;
-    case TimerMode::Linger: timer_.arm(kLingerTime); break;
+    case TimerMode::Header:
+      timer_.arm(s.client_header_timeout);
+      break;
+    case TimerMode::Idle:
+      timer_.arm(s.idle_timeout);
+      break;
+    case TimerMode::Linger:
+      timer_.arm(kLingerTime);
+      break;
   }
 }
 
@@ -195,13 +214,12 @@ void Connection::start_exchange() {
     chunked_body_ = true;
   }
   continue_pending_ = head.expect_continue && body_state_ == BodyState::Reading;
-  const config::Server& s = worker_.snapshot()->model->server;
-  timeval wt = to_timeval(s.idle_timeout);
   if (body_state_ == BodyState::Reading) {
+    const config::Server& s = worker_.snapshot()->model->server;
+    timeval wt = to_timeval(s.idle_timeout);
     timeval rt = to_timeval(s.client_body_timeout);
     bufferevent_set_timeouts(bev_, &rt, &wt);
-  } else {
-    bufferevent_set_timeouts(bev_, nullptr, &wt);
+    body_timeout_set_ = true;
   }
   exchange_ = std::make_unique<Exchange>(*this, std::move(head));
   exchange_->start();
@@ -237,9 +255,7 @@ bool Connection::process_body() {
   }
   if (phase_ == Phase::Closed) return false;
   if (body_state_ == BodyState::Done) {
-    const config::Server& s = worker_.snapshot()->model->server;
-    timeval wt = to_timeval(s.idle_timeout);
-    bufferevent_set_timeouts(bev_, nullptr, &wt);
+    clear_body_timeout();
     if (exchange_) exchange_->on_request_body_end();
     return false;
   }
@@ -291,9 +307,7 @@ void Connection::after_exchange() {
   parser_.reset();
   phase_ = Phase::Head;
   request_bytes_ = 0;
-  const config::Server& s = worker_.snapshot()->model->server;
-  timeval wt = to_timeval(s.idle_timeout);
-  bufferevent_set_timeouts(bev_, nullptr, &wt);
+  clear_body_timeout();
   evbuffer* in = bufferevent_get_input(bev_);
   arm_timer(evbuffer_get_length(in) > 0 ? TimerMode::Header : TimerMode::Idle);
   bufferevent_enable(bev_, EV_READ);

@@ -80,6 +80,7 @@ class Connection final : public http1::RequestEvents {
   void begin_linger();
   void on_timer();
   void arm_timer(TimerMode mode);
+  void clear_body_timeout();
   const char* phase_name() const;
 
   Worker& worker_;
@@ -99,6 +100,7 @@ class Connection final : public http1::RequestEvents {
   bool chunked_body_ = false;
   bool continue_pending_ = false;
   bool client_eof_ = false;
+  bool body_timeout_set_ = false;
   bool keep_alive_after_ = false;
   bool delete_scheduled_ = false;
   bool exchange_done_pending_ = false;

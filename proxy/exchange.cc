@@ -38,8 +38,10 @@ bool is_idempotent(core::Method m) {
     case core::Method::Options:
     case core::Method::Put:
     case core::Method::Delete:
-    case core::Method::Trace: return true;
-    default: return false;
+    case core::Method::Trace:
+      return true;
+    default:
+      return false;
   }
 }
 
@@ -112,13 +114,20 @@ Exchange::~Exchange() {
 
 const char* Exchange::phase_name() const {
   switch (phase_) {
-    case Phase::Received: return "received";
-    case Phase::Routed: return "routed";
-    case Phase::Connecting: return "connecting";
-    case Phase::Waiting: return "waiting";
-    case Phase::Streaming: return "streaming";
-    case Phase::Done: return "done";
-    case Phase::Failed: return "failed";
+    case Phase::Received:
+      return "received";
+    case Phase::Routed:
+      return "routed";
+    case Phase::Connecting:
+      return "connecting";
+    case Phase::Waiting:
+      return "waiting";
+    case Phase::Streaming:
+      return "streaming";
+    case Phase::Done:
+      return "done";
+    case Phase::Failed:
+      return "failed";
   }
   return "?";
 }
@@ -398,7 +407,8 @@ void Exchange::read_upstream() {
       size_t len = evbuffer_get_length(in);
       if (len == 0) return;
       size_t want = std::min(len, kMaxResponseHeadBytes + 1);
-      const char* p = reinterpret_cast<const char*>(evbuffer_pullup(in, static_cast<ssize_t>(want)));
+      const char* p =
+          reinterpret_cast<const char*>(evbuffer_pullup(in, static_cast<ssize_t>(want)));
       size_t n = rparser_.feed(std::string_view(p, want));
       if (rparser_.phase() == http1::ParsePhase::Failed) {
         PORTICO_WARN("origin %s: invalid response: %s", target_->stats_key.c_str(),
@@ -498,8 +508,8 @@ void Exchange::handle_response_head() {
   evbuffer_add(conn_.output(), head.data(), head.size());
   sent_bytes_ += head.size();
   up_head_.reset();
-  if (up_framing_ == core::BodyFraming::None || (up_framing_ == core::BodyFraming::Length &&
-                                                 up_remaining_ == 0)) {
+  if (up_framing_ == core::BodyFraming::None ||
+      (up_framing_ == core::BodyFraming::Length && up_remaining_ == 0)) {
     finish_response();
     return;
   }
@@ -563,7 +573,8 @@ void Exchange::relay_body() {
     } else {  // Chunked
       evbuffer_iovec vec{};
       if (evbuffer_peek(in, -1, nullptr, &vec, 1) < 1) break;
-      size_t n = rparser_.feed(std::string_view(static_cast<const char*>(vec.iov_base), vec.iov_len));
+      size_t n =
+          rparser_.feed(std::string_view(static_cast<const char*>(vec.iov_base), vec.iov_len));
       if (rparser_.phase() == http1::ParsePhase::Failed) {
         PORTICO_WARN("origin %s: invalid chunked body: %s", target_->stats_key.c_str(),
                      rparser_.error().detail.c_str());

@@ -33,12 +33,12 @@ void Exchange::serve_directory() {
   core::Result<origin::FileInfo> found = origin::resolve_path(origin_->directory.path, path);
   if (!found.ok() || found->is_dir) {
     bool forbidden = !found.ok() && found.error().kind == core::ErrorKind::Forbidden;
-    fail(forbidden ? 403 : 404,
-         forbidden ? "Access to the requested object is denied." : "The requested object does not exist.");
+    fail(forbidden ? 403 : 404, forbidden ? "Access to the requested object is denied."
+                                          : "The requested object does not exist.");
     return;
   }
   int fd = ::open(found->path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-  struct stat st{};
+  struct stat st {};
   if (fd < 0 || ::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
     if (fd >= 0) ::close(fd);
     fail(404, "The requested object does not exist.");
@@ -58,21 +58,30 @@ void Exchange::serve_directory() {
   int status = 200;
   std::vector<origin::ByteRange> ranges;
   switch (origin::evaluate_preconditions(req_, etag, info.mtime_sec)) {
-    case origin::Precondition::NotModified: status = 304; break;
+    case origin::Precondition::NotModified:
+      status = 304;
+      break;
     case origin::Precondition::Failed:
       ::close(fd);
       fail(412, "A precondition given in the request failed.");
       return;
-    case origin::Precondition::Proceed: break;
+    case origin::Precondition::Proceed:
+      break;
   }
   const std::string* range = req_.headers.get("range");
   if (status == 200 && range != nullptr && req_.method == core::Method::Get) {
     const std::string* if_range = req_.headers.get("if-range");
     if (if_range == nullptr || origin::if_range_matches(*if_range, etag, info.mtime_sec)) {
       switch (origin::parse_range(*range, info.size, &ranges)) {
-        case origin::RangeResult::Ignore: ranges.clear(); break;
-        case origin::RangeResult::Unsatisfiable: status = 416; break;
-        case origin::RangeResult::Satisfiable: status = 206; break;
+        case origin::RangeResult::Ignore:
+          ranges.clear();
+          break;
+        case origin::RangeResult::Unsatisfiable:
+          status = 416;
+          break;
+        case origin::RangeResult::Satisfiable:
+          status = 206;
+          break;
       }
     }
   }
@@ -97,16 +106,17 @@ void Exchange::serve_directory() {
   } else if (status == 206 && ranges.size() == 1) {
     const origin::ByteRange& r = ranges[0];
     append_header(head, "Content-Type", content_type_);
-    append_header(head, "Content-Range", "bytes " + std::to_string(r.first) + "-" +
-                                             std::to_string(r.last) + "/" +
-                                             std::to_string(info.size));
+    append_header(head, "Content-Range",
+                  "bytes " + std::to_string(r.first) + "-" + std::to_string(r.last) + "/" +
+                      std::to_string(info.size));
     body_len = r.length();
     range_start_ = static_cast<int64_t>(r.first);
     range_end_ = static_cast<int64_t>(r.last);
   } else if (status == 206) {
     // multipart/byteranges (RFC 9110 §14.6).
     char b[24];
-    std::snprintf(b, sizeof b, "%016llx", static_cast<unsigned long long>(worker_.ids().next_u64()));
+    std::snprintf(b, sizeof b, "%016llx",
+                  static_cast<unsigned long long>(worker_.ids().next_u64()));
     boundary = b;
     for (const origin::ByteRange& r : ranges) {
       std::string ph = "\r\n--" + boundary + "\r\nContent-Type: " + content_type_ +

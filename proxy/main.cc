@@ -16,18 +16,19 @@ namespace {
 constexpr const char* kVersion = "0.1.0";
 
 void usage(FILE* out) {
-  std::fprintf(out,
-               "Usage: portico [options]            serve\n"
-               "       portico check -c FILE        validate a config and exit (0 ok, 2 invalid)\n"
-               "\n"
-               "Options:\n"
-               "  -c, --config FILE      configuration file (YAML; see docs/config.md)\n"
-               "  -w, --workers N        worker threads (default: server.workers, else one per core)\n"
-               "  -l, --log-level LEVEL  debug, info, warn or error (default info)\n"
-               "  -h, --help             this help\n"
-               "  -v, --version          print the version\n"
-               "\n"
-               "Signals: SIGTERM/SIGINT drain and exit (twice: exit now), SIGHUP reloads the config.\n");
+  std::fprintf(
+      out,
+      "Usage: portico [options]            serve\n"
+      "       portico check -c FILE        validate a config and exit (0 ok, 2 invalid)\n"
+      "\n"
+      "Options:\n"
+      "  -c, --config FILE      configuration file (YAML; see docs/config.md)\n"
+      "  -w, --workers N        worker threads (default: server.workers, else one per core)\n"
+      "  -l, --log-level LEVEL  debug, info, warn or error (default info)\n"
+      "  -h, --help             this help\n"
+      "  -v, --version          print the version\n"
+      "\n"
+      "Signals: SIGTERM/SIGINT drain and exit (twice: exit now), SIGHUP reloads the config.\n");
 }
 
 }  // namespace
@@ -61,10 +62,14 @@ int main(int argc, char** argv) {
       workers = static_cast<int>(n);
     } else if (a == "-l" || a == "--log-level") {
       std::string_view v = value("--log-level");
-      if (v == "debug") portico::core::set_log_level(LogLevel::Debug);
-      else if (v == "info") portico::core::set_log_level(LogLevel::Info);
-      else if (v == "warn") portico::core::set_log_level(LogLevel::Warn);
-      else if (v == "error") portico::core::set_log_level(LogLevel::Error);
+      if (v == "debug")
+        portico::core::set_log_level(LogLevel::Debug);
+      else if (v == "info")
+        portico::core::set_log_level(LogLevel::Info);
+      else if (v == "warn")
+        portico::core::set_log_level(LogLevel::Warn);
+      else if (v == "error")
+        portico::core::set_log_level(LogLevel::Error);
       else {
         std::fprintf(stderr, "portico: unknown log level '%.*s'\n", static_cast<int>(v.size()),
                      v.data());
@@ -93,14 +98,15 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (check) {
-    for (const std::string& w : model->warnings) std::fprintf(stderr, "portico: warning: %s\n", w.c_str());
+    for (const std::string& w : model->warnings)
+      std::fprintf(stderr, "portico: warning: %s\n", w.c_str());
     std::printf("portico: configuration file %s is valid\n", config_path.c_str());
     return 0;
   }
   portico::proxy::ServerOptions options;
   options.config_path = config_path;
   options.workers = workers;
-  portico::proxy::Server server(options,
-                                std::make_shared<const portico::config::Model>(std::move(model.value())));
+  portico::proxy::Server server(
+      options, std::make_shared<const portico::config::Model>(std::move(model.value())));
   return server.run();
 }

@@ -16,7 +16,9 @@ namespace portico::proxy {
 
 class Counter {
  public:
-  void add(uint64_t n = 1) { v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
+  void add(uint64_t n = 1) {
+    v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  }
   uint64_t get() const { return v_.load(std::memory_order_relaxed); }
 
  private:
@@ -49,9 +51,9 @@ struct OriginStats {
 };
 
 struct WorkerStats {
-  Counter open_connections_added;   // accepted
-  Counter open_connections_removed; // closed
-  Counter rejected_connections;     // over max_connections
+  Counter open_connections_added;    // accepted
+  Counter open_connections_removed;  // closed
+  Counter rejected_connections;      // over max_connections
   Counter parse_errors;
   Counter log_lines_dropped;
 

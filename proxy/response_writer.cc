@@ -38,7 +38,8 @@ std::string_view http_date_now() {
 
 void write_error_response(evbuffer* out, const LocalResponse& r) {
   std::string body = error_page_html(
-      r.status, r.explanation.empty() ? std::string_view("Request could not be served.") : r.explanation,
+      r.status,
+      r.explanation.empty() ? std::string_view("Request could not be served.") : r.explanation,
       r.request_id);
   std::string head;
   head.reserve(512);

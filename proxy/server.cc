@@ -50,9 +50,9 @@ core::Result<int> listen_socket(const std::string& host, uint16_t port) {
   if (::bind(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0 || ::listen(fd, 4096) != 0) {
     int err = errno;
     ::close(fd);
-    return core::Error::make(core::ErrorKind::Internal, core::Side::Internal,
-                             "cannot listen on " + host + ":" + std::to_string(port) + ": " +
-                                 std::strerror(err));
+    return core::Error::make(
+        core::ErrorKind::Internal, core::Side::Internal,
+        "cannot listen on " + host + ":" + std::to_string(port) + ": " + std::strerror(err));
   }
   return fd;
 }
@@ -256,7 +256,10 @@ std::string Server::render_metrics() {
   }
   std::string out;
   out.reserve(4096);
-  auto line = [&](const std::string& s) { out += s; out += '\n'; };
+  auto line = [&](const std::string& s) {
+    out += s;
+    out += '\n';
+  };
   line("# HELP portico_requests_total Requests answered, by distribution and status class.");
   line("# TYPE portico_requests_total counter");
   static const char* kClass[6] = {"other", "1xx", "2xx", "3xx", "4xx", "5xx"};
@@ -266,7 +269,9 @@ std::string Server::render_metrics() {
            "\"} " + std::to_string(d.by_class[i]));
     }
   }
-  line("# HELP portico_received_bytes_total Bytes received from viewers (request heads and bodies).");
+  line(
+      "# HELP portico_received_bytes_total Bytes received from viewers (request heads and "
+      "bodies).");
   line("# TYPE portico_received_bytes_total counter");
   for (auto& [id, d] : dists) {
     line("portico_received_bytes_total{distribution=\"" + id + "\"} " + std::to_string(d.received));
@@ -282,7 +287,9 @@ std::string Server::render_metrics() {
   line("# HELP portico_connections_total Accepted downstream connections.");
   line("# TYPE portico_connections_total counter");
   line("portico_connections_total " + std::to_string(accepted));
-  line("# HELP portico_rejected_connections_total Connections refused over max_connections or while draining.");
+  line(
+      "# HELP portico_rejected_connections_total Connections refused over max_connections or while "
+      "draining.");
   line("# TYPE portico_rejected_connections_total counter");
   line("portico_rejected_connections_total " + std::to_string(rejected));
   line("# HELP portico_bad_requests_total Malformed requests answered with 4xx and closed.");

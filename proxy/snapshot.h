@@ -20,9 +20,9 @@ namespace portico::proxy {
 struct OriginTarget {
   sockaddr_storage addr{};
   socklen_t addr_len = 0;
-  std::string pool_key;      // "host:port" as connected; pools are keyed by it
-  std::string host_header;   // Host sent to the origin (CloudFront sends the origin's domain)
-  std::string stats_key;     // "distribution/origin" for metrics
+  std::string pool_key;     // "host:port" as connected; pools are keyed by it
+  std::string host_header;  // Host sent to the origin (CloudFront sends the origin's domain)
+  std::string stats_key;    // "distribution/origin" for metrics
 };
 
 struct Snapshot {

@@ -6,6 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 scripts/check-layers.sh
+scripts/check-format.sh
 jobs=$(nproc)
 cmake --preset asan >/dev/null
 cmake --build --preset asan -j"$jobs"

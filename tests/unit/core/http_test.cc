@@ -1,9 +1,9 @@
-#include <catch2/catch.hpp>
+#include "core/http.h"
 
+#include <catch2/catch.hpp>
 #include <cstring>
 
 #include "core/clock.h"
-#include "core/http.h"
 
 using portico::core::Headers;
 using portico::core::Method;

@@ -1,9 +1,8 @@
-#include <catch2/catch.hpp>
+#include "proxy/access_log.h"
 
+#include <catch2/catch.hpp>
 #include <string>
 #include <vector>
-
-#include "proxy/access_log.h"
 
 namespace {
 std::vector<std::string> split_tabs(const std::string& line) {
@@ -48,9 +47,9 @@ TEST_CASE("access log lines have CloudFront's 33 fields in order", "[proxy][acce
   CHECK(f[2] == "LOCAL1-P1");
   CHECK(f[3] == "1234");
   CHECK(f[5] == "GET");
-  CHECK(f[7] == "/a%20b");      // never breaks the tab-separated line
+  CHECK(f[7] == "/a%20b");  // never breaks the tab-separated line
   CHECK(f[8] == "200");
-  CHECK(f[9] == "-");           // no referer
+  CHECK(f[9] == "-");  // no referer
   CHECK(f[10] == "curl/7.88%20(x)");
   CHECK(f[13] == "Miss");
   CHECK(f[14] == "id==");
