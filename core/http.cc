@@ -39,14 +39,6 @@ Method parse_method(std::string_view token) {
   return Method::Other;
 }
 
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (lower(a[i]) != lower(b[i])) return false;
-  }
-  return true;
-}
-
 std::string to_lower(std::string_view s) {
   std::string out(s);
   for (char& c : out) c = lower(c);
@@ -92,21 +84,28 @@ bool Headers::has_token(std::string_view name, std::string_view token) const {
 }
 
 namespace {
-constexpr std::array<std::string_view, 10> kHopByHop = {"connection",
-                                                        "keep-alive",
-                                                        "proxy-connection",
-                                                        "te",
-                                                        "trailer",
-                                                        "transfer-encoding",
-                                                        "upgrade",
-                                                        "proxy-authenticate",
-                                                        "proxy-authorization",
-                                                        "http2-settings"};
 bool is_hop_by_hop(std::string_view name) {
-  for (std::string_view hop : kHopByHop) {
-    if (iequals(name, hop)) return true;  // iequals compares sizes first
+  // Dispatch on length first: most fields differ in length from every hop-by-hop name.
+  switch (name.size()) {
+    case 2:
+      return iequals(name, "te");
+    case 7:
+      return iequals(name, "trailer") || iequals(name, "upgrade");
+    case 10:
+      return iequals(name, "connection") || iequals(name, "keep-alive");
+    case 14:
+      return iequals(name, "http2-settings");
+    case 16:
+      return iequals(name, "proxy-connection");
+    case 17:
+      return iequals(name, "transfer-encoding");
+    case 18:
+      return iequals(name, "proxy-authenticate");
+    case 19:
+      return iequals(name, "proxy-authorization");
+    default:
+      return false;
   }
-  return false;
 }
 }  // namespace
 

@@ -18,7 +18,17 @@ std::string_view method_name(Method m);
 // Exact, case-sensitive match (RFC 9110 §9.1); unknown tokens map to Other.
 Method parse_method(std::string_view token);
 
-bool iequals(std::string_view a, std::string_view b);
+// ASCII case-insensitive equality; inline because header handling calls it per field.
+inline bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    char x = a[i];
+    char y = b[i];
+    if (x == y) continue;
+    if ((x | 0x20) != (y | 0x20) || static_cast<unsigned char>((x | 0x20) - 'a') > 25) return false;
+  }
+  return true;
+}
 std::string to_lower(std::string_view s);
 
 struct Header {

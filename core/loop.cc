@@ -28,6 +28,17 @@ void Loop::stop() {
   post([this] { event_base_loopbreak(base_); });
 }
 
+const timeval* Loop::common_timeout(std::chrono::milliseconds d) {
+  for (const auto& [ms, tv] : common_timeouts_) {
+    if (ms == d.count()) return tv;
+  }
+  timeval tv{static_cast<time_t>(d.count() / 1000),
+             static_cast<suseconds_t>((d.count() % 1000) * 1000)};
+  const timeval* common = event_base_init_common_timeout(base_, &tv);
+  common_timeouts_.emplace_back(d.count(), common);
+  return common;
+}
+
 void Loop::post(std::function<void()> fn) {
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -52,16 +63,11 @@ void Loop::on_wakeup(int fd, short /*what*/, void* arg) {
 }
 
 Timer::Timer(Loop& loop, std::function<void()> cb)
-    : ev_(evtimer_new(loop.base(), &Timer::on_fire, this)), cb_(std::move(cb)) {}
+    : loop_(loop), ev_(evtimer_new(loop.base(), &Timer::on_fire, this)), cb_(std::move(cb)) {}
 
 Timer::~Timer() { event_free(ev_); }
 
-void Timer::arm(std::chrono::milliseconds after) {
-  timeval tv{};
-  tv.tv_sec = static_cast<time_t>(after.count() / 1000);
-  tv.tv_usec = static_cast<suseconds_t>((after.count() % 1000) * 1000);
-  evtimer_add(ev_, &tv);
-}
+void Timer::arm(std::chrono::milliseconds after) { evtimer_add(ev_, loop_.common_timeout(after)); }
 
 void Timer::cancel() { evtimer_del(ev_); }
 

@@ -11,6 +11,7 @@
 
 struct event_base;
 struct event;
+struct timeval;
 
 namespace portico::core {
 
@@ -28,6 +29,10 @@ class Loop {
   void stop();
   // Runs fn on this loop's thread soon; any thread, thread-safe.
   void post(std::function<void()> fn);
+  // A libevent "common timeout" for `d` (loop thread only): events sharing a duration go in a
+  // queue instead of the timer heap, so re-arming one per request costs O(1). The pointer stays
+  // valid for the loop's lifetime; the timeval may be copied (bufferevent_set_timeouts does).
+  const timeval* common_timeout(std::chrono::milliseconds d);
 
  private:
   static void on_wakeup(int fd, short what, void* arg);
@@ -36,6 +41,7 @@ class Loop {
   int wakeup_fds_[2] = {-1, -1};
   std::mutex mu_;
   std::vector<std::function<void()>> posted_;
+  std::vector<std::pair<std::chrono::milliseconds::rep, const timeval*>> common_timeouts_;
 };
 
 class Timer {
@@ -51,6 +57,7 @@ class Timer {
 
  private:
   static void on_fire(int fd, short what, void* arg);
+  Loop& loop_;
   event* ev_;
   std::function<void()> cb_;
 };

@@ -34,11 +34,6 @@ http1::Limits limits_from(const config::Server& s) {
   return l;
 }
 
-timeval to_timeval(std::chrono::milliseconds ms) {
-  return timeval{static_cast<time_t>(ms.count() / 1000),
-                 static_cast<suseconds_t>((ms.count() % 1000) * 1000)};
-}
-
 }  // namespace
 
 Connection::Connection(Worker& worker, int fd, std::string listener_name, const sockaddr* peer,
@@ -75,8 +70,8 @@ void Connection::start() {
   bufferevent_setcb(bev_, &Connection::on_read, &Connection::on_write, &Connection::on_event, this);
   bufferevent_setwatermark(bev_, EV_READ, 0, kReadHighWatermark);
   bufferevent_setwatermark(bev_, EV_WRITE, kOutputLowWatermark, 0);
-  timeval wt = to_timeval(worker_.snapshot()->model->server.idle_timeout);
-  bufferevent_set_timeouts(bev_, nullptr, &wt);
+  bufferevent_set_timeouts(
+      bev_, nullptr, worker_.loop().common_timeout(worker_.snapshot()->model->server.idle_timeout));
   bufferevent_enable(bev_, EV_READ);
   bufferevent_disable(bev_, EV_WRITE);  // write-first: see flush()
   arm_timer(TimerMode::Header);
@@ -85,8 +80,8 @@ void Connection::start() {
 void Connection::clear_body_timeout() {
   if (!body_timeout_set_) return;
   body_timeout_set_ = false;
-  timeval wt = to_timeval(worker_.snapshot()->model->server.idle_timeout);
-  bufferevent_set_timeouts(bev_, nullptr, &wt);
+  bufferevent_set_timeouts(
+      bev_, nullptr, worker_.loop().common_timeout(worker_.snapshot()->model->server.idle_timeout));
 }
 
 void Connection::flush() {
@@ -121,23 +116,42 @@ const char* Connection::phase_name() const {
   return "?";
 }
 
+// One timer per connection, re-armed lazily: arming only moves a deadline unless the pending
+// event would fire too late, and disarming only clears the mode, so a keep-alive request costs no
+// timer-queue operations in the common case.
 void Connection::arm_timer(TimerMode mode) {
-  timer_mode_ = mode;
   const config::Server& s = worker_.snapshot()->model->server;
+  std::chrono::milliseconds d = kLingerTime;
   switch (mode) {
     case TimerMode::Header:
-      timer_.arm(s.client_header_timeout);
+      d = s.client_header_timeout;
       break;
     case TimerMode::Idle:
-      timer_.arm(s.idle_timeout);
+      d = s.idle_timeout;
       break;
     case TimerMode::Linger:
-      timer_.arm(kLingerTime);
+    case TimerMode::None:
       break;
+  }
+  timer_mode_ = mode;
+  auto now = std::chrono::steady_clock::now();
+  timer_deadline_ = now + d;
+  if (!timer_.armed() || timer_deadline_ < timer_fires_at_) {
+    timer_fires_at_ = timer_deadline_;
+    timer_.arm(d);
   }
 }
 
+void Connection::disarm_timer() { timer_mode_ = TimerMode::None; }
+
 void Connection::on_timer() {
+  if (timer_mode_ == TimerMode::None) return;
+  auto now = std::chrono::steady_clock::now();
+  if (now < timer_deadline_) {
+    timer_fires_at_ = timer_deadline_;
+    timer_.arm(std::chrono::ceil<std::chrono::milliseconds>(timer_deadline_ - now));
+    return;
+  }
   if (phase_ == Phase::Head && timer_mode_ == TimerMode::Header && bev_ &&
       evbuffer_get_length(bufferevent_get_input(bev_)) > 0) {
     // Slow or stalled request head (slowloris): 408 and close (RFC 9110 §15.5.9).
@@ -200,7 +214,7 @@ void Connection::on_complete() {
 }
 
 void Connection::start_exchange() {
-  timer_.cancel();
+  disarm_timer();
   phase_ = Phase::Exchange;
   core::RequestHead head = std::move(*pending_head_);
   pending_head_.reset();
@@ -216,9 +230,8 @@ void Connection::start_exchange() {
   continue_pending_ = head.expect_continue && body_state_ == BodyState::Reading;
   if (body_state_ == BodyState::Reading) {
     const config::Server& s = worker_.snapshot()->model->server;
-    timeval wt = to_timeval(s.idle_timeout);
-    timeval rt = to_timeval(s.client_body_timeout);
-    bufferevent_set_timeouts(bev_, &rt, &wt);
+    bufferevent_set_timeouts(bev_, worker_.loop().common_timeout(s.client_body_timeout),
+                             worker_.loop().common_timeout(s.idle_timeout));
     body_timeout_set_ = true;
   }
   exchange_ = std::make_unique<Exchange>(*this, std::move(head));
@@ -341,7 +354,7 @@ void Connection::send_error(int status, bool from_parser) {
 void Connection::close_after_flush() {
   if (phase_ == Phase::Closed) return;
   phase_ = Phase::Closing;
-  timer_.cancel();
+  disarm_timer();
   bufferevent_setwatermark(bev_, EV_WRITE, 0, 0);
   if (flush_now(bev_)) begin_linger();
 }

@@ -60,7 +60,7 @@ class Connection final : public http1::RequestEvents {
  private:
   enum class Phase : uint8_t { Head, Exchange, Closing, Lingering, Closed };
   enum class BodyState : uint8_t { Reading, Done };
-  enum class TimerMode : uint8_t { Header, Idle, Linger };
+  enum class TimerMode : uint8_t { None, Header, Idle, Linger };
 
   // http1::RequestEvents
   void on_head(core::RequestHead&& head) override;
@@ -80,6 +80,7 @@ class Connection final : public http1::RequestEvents {
   void begin_linger();
   void on_timer();
   void arm_timer(TimerMode mode);
+  void disarm_timer();
   void clear_body_timeout();
   const char* phase_name() const;
 
@@ -97,6 +98,8 @@ class Connection final : public http1::RequestEvents {
   Phase phase_ = Phase::Head;
   BodyState body_state_ = BodyState::Done;
   TimerMode timer_mode_ = TimerMode::Header;
+  std::chrono::steady_clock::time_point timer_deadline_;
+  std::chrono::steady_clock::time_point timer_fires_at_;
   bool chunked_body_ = false;
   bool continue_pending_ = false;
   bool client_eof_ = false;

@@ -25,9 +25,11 @@ constexpr size_t kUpstreamHighWatermark = 256 * 1024;
 constexpr size_t kUpstreamLowWatermark = 64 * 1024;
 constexpr size_t kMaxResponseHeadBytes = 64 * 1024;
 
-timeval to_timeval(std::chrono::milliseconds ms) {
-  return timeval{static_cast<time_t>(ms.count() / 1000),
-                 static_cast<suseconds_t>((ms.count() % 1000) * 1000)};
+// Per-thread buffer for serialising heads: reused, so no allocation per request once warm.
+std::string& head_scratch() {
+  thread_local std::string scratch;
+  scratch.clear();
+  return scratch;
 }
 
 bool is_idempotent(core::Method m) {
@@ -65,7 +67,7 @@ Exchange::Exchange(Connection& conn, core::RequestHead&& request)
   start_wall_ms_ = std::chrono::duration_cast<std::chrono::milliseconds>(
                        std::chrono::system_clock::now().time_since_epoch())
                        .count();
-  worker_.ids().next(id_);
+  worker_.ids().next(id_buf_);
 }
 
 Exchange::~Exchange() {
@@ -205,6 +207,7 @@ void Exchange::fail(int status, std::string_view explanation, std::string_view a
   write_error_response(out, r);
   sent_bytes_ += evbuffer_get_length(out) - before;
   content_type_ = "text/html";
+  content_len_ = static_cast<int64_t>(evbuffer_get_length(out) - before);  // head included; close
   if (up_) release_upstream(false);
   complete(keep);
 }
@@ -259,8 +262,8 @@ void Exchange::connect_upstream() {
   bufferevent_disable(up_, EV_WRITE);  // write-first; connect() watches writability itself
   bufferevent_setcb(up_, &Exchange::on_up_read, &Exchange::on_up_write, &Exchange::on_up_event,
                     this);
-  timeval ct = to_timeval(origin_->custom.connection_timeout);
-  bufferevent_set_timeouts(up_, &ct, &ct);
+  const timeval* ct = worker_.loop().common_timeout(origin_->custom.connection_timeout);
+  bufferevent_set_timeouts(up_, ct, ct);
   if (bufferevent_socket_connect(up_, reinterpret_cast<const sockaddr*>(&target_->addr),
                                  static_cast<int>(target_->addr_len)) < 0) {
     on_upstream_failure(BEV_EVENT_ERROR);
@@ -273,8 +276,8 @@ void Exchange::on_upstream_ready() {
     int one = 1;
     setsockopt(bufferevent_getfd(up_), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   }
-  timeval rt = to_timeval(read_timeout());
-  bufferevent_set_timeouts(up_, &rt, &rt);
+  const timeval* rt = worker_.loop().common_timeout(read_timeout());
+  bufferevent_set_timeouts(up_, rt, rt);
   bufferevent_setwatermark(up_, EV_WRITE, kUpstreamLowWatermark, 0);
   rparser_.reset();
   rparser_.set_request_method(req_.method);
@@ -283,8 +286,7 @@ void Exchange::on_upstream_ready() {
   // headers minus hop-by-hop ones (RFC 9110 §7.6.1), Host = the origin's domain (CloudFront's
   // default without a Host-forwarding policy), Via and X-Forwarded-For appended, X-Amz-Cf-Id.
   req_.headers.remove_hop_by_hop();
-  std::string head;
-  head.reserve(512 + req_.target.size());
+  std::string& head = head_scratch();
   head += req_.method_token;
   head += ' ';
   head += origin_->custom.origin_path;
@@ -447,7 +449,7 @@ void Exchange::handle_response_head() {
   up_keep_alive_ = h.keep_alive;
   up_framing_ = h.framing;
   up_remaining_ = h.content_length;
-  if (const std::string* ct = h.headers.get("content-type")) content_type_ = *ct;
+  if (const std::string* ct = h.headers.get("content-type")) content_type_ = *ct;  // h lives on
   bool http10_client = req_.version_minor == 0;
   down_chunked_ = false;
   bool delimited_by_close = false;
@@ -472,8 +474,7 @@ void Exchange::handle_response_head() {
   bool keep_length = up_framing_ == core::BodyFraming::Length ||
                      (up_framing_ == core::BodyFraming::None &&
                       (req_.method == core::Method::Head || status_ == 304));
-  std::string head;
-  head.reserve(512);
+  std::string& head = head_scratch();
   append_status_line(head, status_, h.reason);
   for (const core::Header& f : h.headers) {
     if (core::iequals(f.name, "content-length")) continue;
@@ -507,7 +508,6 @@ void Exchange::handle_response_head() {
   head += "\r\n";
   evbuffer_add(conn_.output(), head.data(), head.size());
   sent_bytes_ += head.size();
-  up_head_.reset();
   if (up_framing_ == core::BodyFraming::None ||
       (up_framing_ == core::BodyFraming::Length && up_remaining_ == 0)) {
     finish_response();

@@ -10,6 +10,7 @@
 #include "core/http.h"
 #include "proxy/http1/parser.h"
 #include "proxy/metrics.h"
+#include "proxy/request_id.h"
 #include "proxy/snapshot.h"
 
 struct bufferevent;
@@ -79,7 +80,8 @@ class Exchange final : public http1::ResponseEvents {
   Worker& worker_;
   SnapshotPtr snapshot_;
   core::RequestHead req_;
-  std::string id_;
+  char id_buf_[RequestIdGenerator::kLength];
+  std::string_view id_{id_buf_, sizeof id_buf_};
   const config::Distribution* distribution_ = nullptr;
   const config::Origin* origin_ = nullptr;
   const OriginTarget* target_ = nullptr;
@@ -109,7 +111,7 @@ class Exchange final : public http1::ResponseEvents {
   bool down_chunked_ = false;
   bool down_keep_alive_ = false;
   int status_ = 0;
-  std::string content_type_;
+  std::string_view content_type_;  // points into up_head_ or static storage
   int64_t content_len_ = -1;
   uint64_t sent_bytes_ = 0;
   const char* result_type_ = "Miss";

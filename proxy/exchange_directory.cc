@@ -53,7 +53,7 @@ void Exchange::serve_directory() {
   char last_modified[40];
   size_t lm_len = core::format_http_date(info.mtime_sec, last_modified);
   std::string_view lm(last_modified, lm_len);
-  content_type_ = std::string(origin::content_type_for(info.path));
+  content_type_ = origin::content_type_for(info.path);
 
   int status = 200;
   std::vector<origin::ByteRange> ranges;
@@ -119,7 +119,7 @@ void Exchange::serve_directory() {
                   static_cast<unsigned long long>(worker_.ids().next_u64()));
     boundary = b;
     for (const origin::ByteRange& r : ranges) {
-      std::string ph = "\r\n--" + boundary + "\r\nContent-Type: " + content_type_ +
+      std::string ph = "\r\n--" + boundary + "\r\nContent-Type: " + std::string(content_type_) +
                        "\r\nContent-Range: bytes " + std::to_string(r.first) + "-" +
                        std::to_string(r.last) + "/" + std::to_string(info.size) + "\r\n\r\n";
       body_len += ph.size() + r.length();

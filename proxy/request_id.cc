@@ -32,8 +32,12 @@ uint64_t RequestIdGenerator::next_u64() {
 }
 
 void RequestIdGenerator::next(std::string& out) {
+  out.resize(kLength);
+  next(out.data());
+}
+
+void RequestIdGenerator::next(char* out) {
   // 40 bytes = 320 bits = 53⅓ sextets -> 54 characters + "==" like standard base64 of 40 bytes.
-  out.resize(56);
   uint64_t bits = 0;
   int have = 0;
   for (int i = 0; i < 54; ++i) {
@@ -41,7 +45,7 @@ void RequestIdGenerator::next(std::string& out) {
       bits = next_u64();
       have = 64;
     }
-    out[static_cast<size_t>(i)] = kAlphabet[bits & 63];
+    out[i] = kAlphabet[bits & 63];
     bits >>= 6;
     have -= 6;
   }

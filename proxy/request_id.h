@@ -12,8 +12,11 @@ namespace portico::proxy {
 class RequestIdGenerator {
  public:
   RequestIdGenerator();
+  static constexpr size_t kLength = 56;
   // Writes a new id into `out` (replacing its contents).
   void next(std::string& out);
+  // Writes a new id into out[0..kLength).
+  void next(char* out);
   uint64_t next_u64();
 
  private:
