@@ -323,7 +323,7 @@ void Connection::after_exchange() {
   clear_body_timeout();
   evbuffer* in = bufferevent_get_input(bev_);
   arm_timer(evbuffer_get_length(in) > 0 ? TimerMode::Header : TimerMode::Idle);
-  bufferevent_enable(bev_, EV_READ);
+  if ((bufferevent_get_enabled(bev_) & EV_READ) == 0) bufferevent_enable(bev_, EV_READ);
   process();
 }
 

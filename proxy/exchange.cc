@@ -276,9 +276,12 @@ void Exchange::on_upstream_ready() {
     int one = 1;
     setsockopt(bufferevent_getfd(up_), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   }
-  const timeval* rt = worker_.loop().common_timeout(read_timeout());
-  bufferevent_set_timeouts(up_, rt, rt);
-  bufferevent_setwatermark(up_, EV_WRITE, kUpstreamLowWatermark, 0);
+  if (!up_reused_) {
+    // A pooled connection keeps these (its pool key includes the read timeout).
+    const timeval* rt = worker_.loop().common_timeout(read_timeout());
+    bufferevent_set_timeouts(up_, rt, rt);
+    bufferevent_setwatermark(up_, EV_WRITE, kUpstreamLowWatermark, 0);
+  }
   rparser_.reset();
   rparser_.set_request_method(req_.method);
 
@@ -348,8 +351,8 @@ void Exchange::on_upstream_ready() {
     conn_.send_continue_if_expected();
     conn_.resume_body();
   }
-  bufferevent_disable(up_, EV_WRITE);
-  bufferevent_enable(up_, EV_READ);
+  if (!up_reused_) bufferevent_disable(up_, EV_WRITE);
+  if ((bufferevent_get_enabled(up_) & EV_READ) == 0) bufferevent_enable(up_, EV_READ);
   flush_now(up_);
 }
 

@@ -30,8 +30,11 @@ core::Result<SnapshotPtr> build_snapshot(std::shared_ptr<const config::Model> mo
       std::memcpy(&t.addr, res->ai_addr, res->ai_addrlen);
       t.addr_len = static_cast<socklen_t>(res->ai_addrlen);
       freeaddrinfo(res);
-      t.pool_key = o.custom.host + ":" + port;
-      t.host_header = o.custom.port == 80 ? o.custom.host : t.pool_key;
+      // Connections carry the origin's timeouts, so origins that share host:port but differ in
+      // timeouts get separate pools.
+      t.pool_key =
+          o.custom.host + ":" + port + "#" + std::to_string(o.custom.origin_read_timeout.count());
+      t.host_header = o.custom.port == 80 ? o.custom.host : o.custom.host + ":" + port;
       t.stats_key = d.id + "/" + o.id;
       snap->origins.emplace(&o, std::move(t));
     }

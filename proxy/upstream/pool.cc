@@ -36,7 +36,7 @@ void Pool::release(const std::string& key, bufferevent* bev, std::chrono::millis
   }
   stack.push_back(Idle{bev, Clock::now() + keepalive});
   bufferevent_setcb(bev, &Pool::on_idle_read, nullptr, &Pool::on_idle_event, this);
-  bufferevent_enable(bev, EV_READ);
+  if ((bufferevent_get_enabled(bev) & EV_READ) == 0) bufferevent_enable(bev, EV_READ);
   ++count_;
   if (!sweep_timer_.armed()) sweep_timer_.arm(std::chrono::milliseconds(1000));
 }
