@@ -317,14 +317,8 @@ void Exchange::on_upstream_ready() {
   for (const config::OriginCustomHeader& ch : origin_->custom_headers) {
     append_header(head, ch.header_name, ch.header_value);
   }
-  head += "Via: ";
-  if (!viewer_via.empty()) {
-    head += viewer_via;
-    head += ", ";
-  }
-  head += "1.1 ";
-  head += distribution_->via_host;
-  head += " (CloudFront)\r\nX-Forwarded-For: ";
+  append_via(head, viewer_via, distribution_->via_host);
+  head += "X-Forwarded-For: ";
   if (!viewer_xff.empty()) {
     head += viewer_xff;
     head += ", ";
@@ -494,14 +488,7 @@ void Exchange::handle_response_head() {
   } else if (down_chunked_) {
     append_header(head, "Transfer-Encoding", "chunked");
   }
-  head += "Via: ";
-  if (!view_via.empty()) {
-    head += view_via;
-    head += ", ";
-  }
-  head += "1.1 ";
-  head += distribution_->via_host;
-  head += " (CloudFront)\r\n";
+  append_via(head, view_via, distribution_->via_host);
   append_edge_headers(head, status_ >= 400 ? "Error from cloudfront" : "Miss from cloudfront");
   if (!down_keep_alive_) {
     append_header(head, "Connection", "close");

@@ -135,9 +135,7 @@ void Exchange::serve_directory() {
     append_header(head, "Content-Length", std::to_string(body_len));
     content_len_ = static_cast<int64_t>(body_len);
   }
-  head += "Via: 1.1 ";
-  head += distribution_->via_host;
-  head += " (CloudFront)\r\n";
+  append_via(head, {}, distribution_->via_host);
   status_ = status;
   result_type_ = status >= 400 ? "Error" : "Miss";
   detailed_result_ = result_type_;

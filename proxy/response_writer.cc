@@ -24,6 +24,17 @@ void append_header(std::string& out, std::string_view name, std::string_view val
   out += "\r\n";
 }
 
+void append_via(std::string& out, std::string_view earlier, std::string_view via_host) {
+  out += "Via: ";
+  if (!earlier.empty()) {
+    out += earlier;
+    out += ", ";
+  }
+  out += "1.1 ";
+  out += via_host;
+  out += " (CloudFront)\r\n";
+}
+
 std::string_view http_date_now() {
   thread_local time_t cached_sec = 0;
   thread_local char buf[40];
@@ -51,12 +62,7 @@ void write_error_response(evbuffer* out, const LocalResponse& r) {
   if (!r.allow.empty()) append_header(head, "Allow", r.allow);
   if (r.close) append_header(head, "Connection", "close");
   append_header(head, "X-Cache", "Error from cloudfront");
-  if (!r.via_host.empty()) {
-    std::string via = "1.1 ";
-    via += r.via_host;
-    via += " (CloudFront)";
-    append_header(head, "Via", via);
-  }
+  if (!r.via_host.empty()) append_via(head, {}, r.via_host);
   if (!r.pop.empty()) append_header(head, "X-Amz-Cf-Pop", r.pop);
   if (!r.request_id.empty()) append_header(head, "X-Amz-Cf-Id", r.request_id);
   head += "\r\n";

@@ -28,6 +28,9 @@ void write_error_response(evbuffer* out, const LocalResponse& r);
 // "HTTP/1.1 <status> <reason>\r\n" + headers (no final CRLF).
 void append_status_line(std::string& out, int status, std::string_view reason);
 void append_header(std::string& out, std::string_view name, std::string_view value);
+// "Via: [<earlier>, ]1.1 <via_host> (CloudFront)\r\n": CloudFront's Via, appended to any Via the
+// message already carried (RFC 9110 §7.6.3).
+void append_via(std::string& out, std::string_view earlier, std::string_view via_host);
 // Current time as an IMF-fixdate, cached per second per thread.
 std::string_view http_date_now();
 
