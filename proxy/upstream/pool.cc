@@ -5,7 +5,7 @@
 
 namespace portico::proxy::upstream {
 
-Pool::Pool(core::Loop& loop) : loop_(loop), sweep_timer_(loop, [this] { sweep(); }) {}
+Pool::Pool(core::Loop& loop) : sweep_timer_(loop, [this] { sweep(); }) {}
 
 Pool::~Pool() { close_all(); }
 

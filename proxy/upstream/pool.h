@@ -43,7 +43,6 @@ class Pool {
   void drop(bufferevent* bev);
   void sweep();
 
-  core::Loop& loop_;
   core::Timer sweep_timer_;
   std::unordered_map<std::string, std::vector<Idle>> idle_;
   size_t count_ = 0;
