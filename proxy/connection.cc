@@ -199,9 +199,7 @@ void Connection::process() {
   }
 }
 
-void Connection::on_head(core::RequestHead&& head) {
-  pending_head_ = std::make_unique<core::RequestHead>(std::move(head));
-}
+void Connection::on_head(core::RequestHead&& head) { pending_head_.emplace(std::move(head)); }
 
 void Connection::on_body(std::string_view data) {
   if (exchange_) exchange_->on_request_chunk(data);
@@ -234,7 +232,7 @@ void Connection::start_exchange() {
                              worker_.loop().common_timeout(s.idle_timeout));
     body_timeout_set_ = true;
   }
-  exchange_ = std::make_unique<Exchange>(*this, std::move(head));
+  exchange_.emplace(*this, std::move(head));
   exchange_->start();
 }
 

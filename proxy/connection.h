@@ -8,9 +8,11 @@
 #include <sys/socket.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "core/loop.h"
+#include "proxy/exchange.h"
 #include "proxy/http1/parser.h"
 
 struct bufferevent;
@@ -20,7 +22,6 @@ struct event;
 namespace portico::proxy {
 
 class Worker;
-class Exchange;
 
 class Connection final : public http1::RequestEvents {
  public:
@@ -92,8 +93,9 @@ class Connection final : public http1::RequestEvents {
   uint16_t client_port_ = 0;
   http1::Limits limits_;
   http1::RequestParser parser_;
-  std::unique_ptr<core::RequestHead> pending_head_;
-  std::unique_ptr<Exchange> exchange_;
+  // Held in place (no allocation per request).
+  std::optional<core::RequestHead> pending_head_;
+  std::optional<Exchange> exchange_;
   core::Timer timer_;
   Phase phase_ = Phase::Head;
   BodyState body_state_ = BodyState::Done;

@@ -426,9 +426,7 @@ void Exchange::read_upstream() {
   if (phase_ == Phase::Streaming) relay_body();
 }
 
-void Exchange::on_head(core::ResponseHead&& head) {
-  up_head_ = std::make_unique<core::ResponseHead>(std::move(head));
-}
+void Exchange::on_head(core::ResponseHead&& head) { up_head_.emplace(std::move(head)); }
 
 void Exchange::on_body(std::string_view data) { write_down_body(data); }
 

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <chrono>
+#include <optional>
 #include <string>
 
 #include "core/http.h"
@@ -99,7 +100,7 @@ class Exchange final : public http1::ResponseEvents {
   bool waiting_body_room_ = false;  // connection stopped feeding; resume when drained
   int attempts_left_ = 0;
   http1::ResponseParser rparser_;
-  std::unique_ptr<core::ResponseHead> up_head_;
+  std::optional<core::ResponseHead> up_head_;
   core::BodyFraming up_framing_ = core::BodyFraming::None;
   uint64_t up_remaining_ = 0;
   bool up_complete_ = false;
