@@ -196,6 +196,7 @@ void Exchange::fail(int status, std::string_view explanation, std::string_view a
   LocalResponse r;
   r.status = status;
   r.close = !keep;
+  r.http10_keep_alive = keep && req_.version_minor == 0;
   r.head_only = req_.method == core::Method::Head;
   r.request_id = id_;
   r.pop = snapshot_->model->server.pop;

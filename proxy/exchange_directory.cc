@@ -140,7 +140,11 @@ void Exchange::serve_directory() {
   result_type_ = status >= 400 ? "Error" : "Miss";
   detailed_result_ = result_type_;
   append_edge_headers(head, status >= 400 ? "Error from cloudfront" : "Miss from cloudfront");
-  if (!keep) append_header(head, "Connection", "close");
+  if (!keep) {
+    append_header(head, "Connection", "close");
+  } else if (req_.version_minor == 0) {
+    append_header(head, "Connection", "keep-alive");  // HTTP/1.0 persistence (RFC 9112 §9.3)
+  }
   head += "\r\n";
   response_started_ = true;
   first_byte_at_ = std::chrono::steady_clock::now();

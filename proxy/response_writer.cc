@@ -60,7 +60,11 @@ void write_error_response(evbuffer* out, const LocalResponse& r) {
   append_header(head, "Content-Type", "text/html");
   append_header(head, "Content-Length", std::to_string(body.size()));
   if (!r.allow.empty()) append_header(head, "Allow", r.allow);
-  if (r.close) append_header(head, "Connection", "close");
+  if (r.close) {
+    append_header(head, "Connection", "close");
+  } else if (r.http10_keep_alive) {
+    append_header(head, "Connection", "keep-alive");
+  }
   append_header(head, "X-Cache", "Error from cloudfront");
   if (!r.via_host.empty()) append_via(head, {}, r.via_host);
   if (!r.pop.empty()) append_header(head, "X-Amz-Cf-Pop", r.pop);

@@ -14,12 +14,13 @@ namespace portico::proxy {
 struct LocalResponse {
   int status = 500;
   bool close = false;
-  bool head_only = false;        // HEAD request: headers, no body
-  std::string_view request_id;   // X-Amz-Cf-Id
-  std::string_view pop;          // X-Amz-Cf-Pop
-  std::string_view via_host;     // empty = no Via
-  std::string_view explanation;  // sentence in the HTML body
-  std::string_view allow;        // Allow header for 405
+  bool http10_keep_alive = false;  // acknowledge an HTTP/1.0 keep-alive (RFC 9112 §9.3)
+  bool head_only = false;          // HEAD request: headers, no body
+  std::string_view request_id;     // X-Amz-Cf-Id
+  std::string_view pop;            // X-Amz-Cf-Pop
+  std::string_view via_host;       // empty = no Via
+  std::string_view explanation;    // sentence in the HTML body
+  std::string_view allow;          // Allow header for 405
 };
 
 // CloudFront-style generated error: HTML body, Server: CloudFront, X-Cache: Error from cloudfront.

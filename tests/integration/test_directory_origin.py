@@ -69,6 +69,17 @@ distributions:
             return c.read_response(method)
 
     # -- plain GETs -------------------------------------------------------------------------------
+    def test_http10_keep_alive(self):
+        # RFC 9112 §9.3: an HTTP/1.0 client that asks for keep-alive gets it acknowledged and the
+        # connection stays usable.
+        with h.RawConn(self.port) as c:
+            for _ in range(2):
+                c.send(b"GET /a.txt HTTP/1.0\r\nHost: localhost\r\nConnection: keep-alive\r\n\r\n")
+                r = c.read_response()
+                self.assertEqual(r.status, 200)
+                self.assertEqual(r.body, A_TXT)
+                self.assertEqual((r.header("Connection") or "").lower(), "keep-alive")
+
     def test_file_headers(self):
         r = self.get("/a.txt")
         self.assertEqual(r.status, 200)
