@@ -1,5 +1,5 @@
 """100 MiB bodies through Portico in both directions arrive intact (sha256) while the proxy's
-resident memory stays within +32 MiB of its value before the transfer: bodies are streamed with
+resident memory stays within +8 MiB of its value before the transfer: bodies are streamed with
 backpressure, never buffered whole. Part of the download is read slowly to exercise backpressure."""
 
 import hashlib
@@ -11,7 +11,7 @@ import harness as h
 
 MIB = h.MIB
 SIZE_MIB = 100
-RSS_SLACK_KIB = 32 * 1024
+RSS_SLACK_KIB = 8 * 1024  # "a few MiB" (issue #2); measured growth is ~0.5 MiB
 IO_TIMEOUT = 60
 
 
