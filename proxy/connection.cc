@@ -7,8 +7,10 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include <algorithm>
+#include <cerrno>
 
 #include "core/log.h"
 #include "proxy/exchange.h"
@@ -57,31 +59,104 @@ Connection::Connection(Worker& worker, int fd, std::string listener_name, const 
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);  // never a Nagle stall
   bev_ = bufferevent_socket_new(worker_.loop().base(), fd, BEV_OPT_CLOSE_ON_FREE);
+  rev_ = event_new(worker_.loop().base(), fd, EV_READ | EV_PERSIST, &Connection::on_readable, this);
   deferred_ = event_new(worker_.loop().base(), -1, 0, &Connection::on_deferred, this);
 }
 
 Connection::~Connection() {
   exchange_.reset();
+  if (rev_) event_free(rev_);
   if (bev_) bufferevent_free(bev_);
   event_free(deferred_);
 }
 
 void Connection::start() {
-  bufferevent_setcb(bev_, &Connection::on_read, &Connection::on_write, &Connection::on_event, this);
-  bufferevent_setwatermark(bev_, EV_READ, 0, kReadHighWatermark);
+  bufferevent_setcb(bev_, nullptr, &Connection::on_write, &Connection::on_event, this);
   bufferevent_setwatermark(bev_, EV_WRITE, kOutputLowWatermark, 0);
   bufferevent_set_timeouts(
       bev_, nullptr, worker_.loop().common_timeout(worker_.snapshot()->model->server.idle_timeout));
-  bufferevent_enable(bev_, EV_READ);
-  bufferevent_disable(bev_, EV_WRITE);  // write-first: see flush()
+  // The bufferevent only writes (write-first, see flush()); reads go through rev_.
+  bufferevent_disable(bev_, EV_READ | EV_WRITE);
+  update_reading();
   arm_timer(TimerMode::Header);
 }
 
 void Connection::clear_body_timeout() {
   if (!body_timeout_set_) return;
   body_timeout_set_ = false;
-  bufferevent_set_timeouts(
-      bev_, nullptr, worker_.loop().common_timeout(worker_.snapshot()->model->server.idle_timeout));
+  set_read_timeout(nullptr);
+}
+
+// Reads are done here rather than by the bufferevent: one readv into reserved buffer space, no
+// ioctl(FIONREAD) per read (which evbuffer_read issues), no bufferevent callback machinery.
+// Reading stops while the input holds kReadHighWatermark bytes (backpressure) and after EOF.
+void Connection::update_reading() {
+  if (phase_ == Phase::Closed || rev_ == nullptr) return;
+  bool want = !read_eof_ && (phase_ == Phase::Lingering ||
+                             evbuffer_get_length(bufferevent_get_input(bev_)) < kReadHighWatermark);
+  if (want && !reading_) {
+    event_add(rev_, read_timeout_);
+    reading_ = true;
+  } else if (!want && reading_) {
+    event_del(rev_);
+    reading_ = false;
+  }
+}
+
+void Connection::set_read_timeout(const timeval* tv) {
+  read_timeout_ = tv;
+  if (reading_) event_add(rev_, tv);  // re-adding a pending event replaces its timeout
+}
+
+void Connection::on_readable(int fd, short what, void* arg) {
+  auto* self = static_cast<Connection*>(arg);
+  if (what & EV_TIMEOUT) {
+    if (self->phase_ == Phase::Exchange && self->body_state_ == BodyState::Reading) {
+      self->send_error(408, false);  // client_body_timeout
+    } else {
+      self->close_now();
+    }
+    return;
+  }
+  evbuffer* in = bufferevent_get_input(self->bev_);
+  evbuffer_iovec vec[2];
+  evbuffer_unfreeze(in, 0);  // the bufferevent freezes its input's end; we are its only writer
+  int nvec = evbuffer_reserve_space(in, 16384, vec, 2);
+  ssize_t n = nvec > 0 ? ::readv(fd, reinterpret_cast<iovec*>(vec), nvec) : -1;
+  if (n > 0) {
+    size_t got = static_cast<size_t>(n);
+    size_t first = std::min(got, vec[0].iov_len);
+    vec[0].iov_len = first;
+    int used = 1;
+    if (nvec == 2 && got > first) {
+      vec[1].iov_len = got - first;
+      used = 2;
+    }
+    evbuffer_commit_space(in, vec, used);
+  }
+  evbuffer_freeze(in, 0);
+  if (n > 0) {
+    self->process();
+    return;
+  }
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return;
+  if (n < 0) {
+    self->close_now();
+    return;
+  }
+  self->read_eof_ = true;
+  self->update_reading();
+  self->on_client_eof();
+}
+
+void Connection::on_client_eof() {
+  if (phase_ == Phase::Exchange && body_state_ == BodyState::Done) {
+    // Half-close after a complete request: finish the response, then close.
+    client_eof_ = true;
+    return;
+  }
+  if (phase_ == Phase::Closing) return;  // keep flushing; a write error ends it
+  close_now();
 }
 
 void Connection::flush() {
@@ -162,11 +237,12 @@ void Connection::on_timer() {
   close_now();
 }
 
-void Connection::on_read(bufferevent* /*bev*/, void* arg) {
-  static_cast<Connection*>(arg)->process();
+void Connection::process() {
+  process_input();
+  update_reading();
 }
 
-void Connection::process() {
+void Connection::process_input() {
   while (phase_ == Phase::Head || phase_ == Phase::Exchange || phase_ == Phase::Lingering) {
     evbuffer* in = bufferevent_get_input(bev_);
     size_t len = evbuffer_get_length(in);
@@ -228,8 +304,7 @@ void Connection::start_exchange() {
   continue_pending_ = head.expect_continue && body_state_ == BodyState::Reading;
   if (body_state_ == BodyState::Reading) {
     const config::Server& s = worker_.snapshot()->model->server;
-    bufferevent_set_timeouts(bev_, worker_.loop().common_timeout(s.client_body_timeout),
-                             worker_.loop().common_timeout(s.idle_timeout));
+    set_read_timeout(worker_.loop().common_timeout(s.client_body_timeout));
     body_timeout_set_ = true;
   }
   exchange_.emplace(*this, std::move(head));
@@ -284,7 +359,8 @@ void Connection::send_continue_if_expected() {
 void Connection::resume_body() {
   if (phase_ != Phase::Exchange) return;
   // Re-enter from the loop rather than the caller's stack.
-  bufferevent_trigger(bev_, EV_READ, BEV_OPT_DEFER_CALLBACKS);
+  resume_pending_ = true;
+  event_active(deferred_, 0, 0);
 }
 
 void Connection::on_response_complete(bool keep_alive) {
@@ -304,6 +380,10 @@ void Connection::on_deferred(int /*fd*/, short /*what*/, void* arg) {
     return;
   }
   if (self->exchange_done_pending_) self->after_exchange();
+  if (self->resume_pending_ && self->phase_ == Phase::Exchange) {
+    self->resume_pending_ = false;
+    self->process();
+  }
 }
 
 void Connection::after_exchange() {
@@ -321,7 +401,6 @@ void Connection::after_exchange() {
   clear_body_timeout();
   evbuffer* in = bufferevent_get_input(bev_);
   arm_timer(evbuffer_get_length(in) > 0 ? TimerMode::Header : TimerMode::Idle);
-  if ((bufferevent_get_enabled(bev_) & EV_READ) == 0) bufferevent_enable(bev_, EV_READ);
   process();
 }
 
@@ -368,10 +447,15 @@ void Connection::begin_linger() {
   }
   phase_ = Phase::Lingering;
   bufferevent_set_timeouts(bev_, nullptr, nullptr);
-  bufferevent_enable(bev_, EV_READ);
+  set_read_timeout(nullptr);
   arm_timer(TimerMode::Linger);
   evbuffer* in = bufferevent_get_input(bev_);
   evbuffer_drain(in, evbuffer_get_length(in));
+  if (read_eof_) {
+    close_now();  // the client already closed its side: nothing to linger for
+    return;
+  }
+  update_reading();
 }
 
 void Connection::on_write(bufferevent* /*bev*/, void* arg) {
@@ -400,15 +484,7 @@ void Connection::on_event(bufferevent* /*bev*/, short what, void* arg) {
     self->close_now();
     return;
   }
-  if (what & BEV_EVENT_EOF) {
-    if (self->phase_ == Phase::Exchange && self->body_state_ == BodyState::Done) {
-      // Half-close after a complete request: finish the response, then close.
-      self->client_eof_ = true;
-      return;
-    }
-    if (self->phase_ == Phase::Closing) return;  // keep flushing; a write error ends it
-    self->close_now();
-  }
+  if (what & BEV_EVENT_EOF) self->on_client_eof();
 }
 
 void Connection::close_now() {
@@ -418,6 +494,11 @@ void Connection::close_now() {
   phase_ = Phase::Closed;
   timer_.cancel();
   if (exchange_) exchange_->cancel();
+  if (rev_) {
+    event_free(rev_);
+    rev_ = nullptr;
+    reading_ = false;
+  }
   if (bev_) {
     bufferevent_free(bev_);
     bev_ = nullptr;

@@ -68,11 +68,15 @@ class Connection final : public http1::RequestEvents {
   void on_body(std::string_view data) override;
   void on_complete() override;
 
-  static void on_read(bufferevent* bev, void* arg);
+  static void on_readable(int fd, short what, void* arg);
   static void on_write(bufferevent* bev, void* arg);
   static void on_event(bufferevent* bev, short what, void* arg);
   static void on_deferred(int fd, short what, void* arg);
   void process();
+  void process_input();
+  void update_reading();
+  void set_read_timeout(const timeval* tv);
+  void on_client_eof();
   bool process_body();
   void start_exchange();
   void after_exchange();
@@ -86,7 +90,8 @@ class Connection final : public http1::RequestEvents {
   const char* phase_name() const;
 
   Worker& worker_;
-  bufferevent* bev_ = nullptr;
+  bufferevent* bev_ = nullptr;  // output side only; reads are ours (rev_), see on_readable
+  event* rev_ = nullptr;
   event* deferred_ = nullptr;
   std::string listener_name_;
   std::string client_ip_;
@@ -105,6 +110,10 @@ class Connection final : public http1::RequestEvents {
   bool chunked_body_ = false;
   bool continue_pending_ = false;
   bool client_eof_ = false;
+  bool reading_ = false;
+  bool read_eof_ = false;
+  bool resume_pending_ = false;
+  const timeval* read_timeout_ = nullptr;
   bool body_timeout_set_ = false;
   bool keep_alive_after_ = false;
   bool delete_scheduled_ = false;
