@@ -118,23 +118,7 @@ void Connection::on_readable(int fd, short what, void* arg) {
     }
     return;
   }
-  evbuffer* in = bufferevent_get_input(self->bev_);
-  evbuffer_iovec vec[2];
-  evbuffer_unfreeze(in, 0);  // the bufferevent freezes its input's end; we are its only writer
-  int nvec = evbuffer_reserve_space(in, 16384, vec, 2);
-  ssize_t n = nvec > 0 ? ::readv(fd, reinterpret_cast<iovec*>(vec), nvec) : -1;
-  if (n > 0) {
-    size_t got = static_cast<size_t>(n);
-    size_t first = std::min(got, vec[0].iov_len);
-    vec[0].iov_len = first;
-    int used = 1;
-    if (nvec == 2 && got > first) {
-      vec[1].iov_len = got - first;
-      used = 2;
-    }
-    evbuffer_commit_space(in, vec, used);
-  }
-  evbuffer_freeze(in, 0);
+  long n = read_once(self->bev_, fd);
   if (n > 0) {
     self->process();
     return;

@@ -3,6 +3,10 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
+#include <sys/uio.h>
+
+#include <algorithm>
+#include <cerrno>
 
 namespace portico::proxy {
 
@@ -28,6 +32,29 @@ bool flush_now(bufferevent* bev) {
 
 void write_drained(bufferevent* bev) {
   if (evbuffer_get_length(bufferevent_get_output(bev)) == 0) bufferevent_disable(bev, EV_WRITE);
+}
+
+long read_once(bufferevent* bev, int fd) {
+  evbuffer* in = bufferevent_get_input(bev);
+  evbuffer_iovec vec[2];
+  evbuffer_unfreeze(in, 0);  // the bufferevent freezes its input's end; we are its only writer
+  int nvec = evbuffer_reserve_space(in, 16384, vec, 2);
+  ssize_t n = nvec > 0 ? ::readv(fd, reinterpret_cast<iovec*>(vec), nvec) : -1;
+  int saved = errno;
+  if (n > 0) {
+    size_t got = static_cast<size_t>(n);
+    size_t first = std::min(got, vec[0].iov_len);
+    vec[0].iov_len = first;
+    int used = 1;
+    if (nvec == 2 && got > first) {
+      vec[1].iov_len = got - first;
+      used = 2;
+    }
+    evbuffer_commit_space(in, vec, used);
+  }
+  evbuffer_freeze(in, 0);
+  errno = saved;
+  return static_cast<long>(n);
 }
 
 }  // namespace portico::proxy

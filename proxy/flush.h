@@ -14,5 +14,9 @@ namespace portico::proxy {
 bool flush_now(bufferevent* bev);
 // From a write callback: stops watching for writability once the output is empty.
 void write_drained(bufferevent* bev);
+// Reads once from `fd` into `bev`'s input with one readv into reserved space (no ioctl, unlike
+// evbuffer_read). For bufferevents whose reading we do ourselves (EV_READ disabled on them).
+// Returns what readv returned (errno is preserved).
+long read_once(bufferevent* bev, int fd);
 
 }  // namespace portico::proxy
