@@ -7,6 +7,7 @@
 #include <netinet/tcp.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
 
 #include "core/log.h"
@@ -71,7 +72,11 @@ Exchange::Exchange(Connection& conn, core::RequestHead&& request)
 }
 
 Exchange::~Exchange() {
-  if (up_) bufferevent_free(up_);
+  if (link_) {
+    upstream::close_conn(link_);
+  } else if (up_) {
+    bufferevent_free(up_);
+  }
   if (dist_stats_) {
     int cls = status_ / 100;
     dist_stats_->by_status_class[(cls >= 1 && cls <= 5) ? static_cast<size_t>(cls) : 0].add();
@@ -220,10 +225,13 @@ void Exchange::fail_before_response(int status) {
 }
 
 void Exchange::cancel() {
-  if (up_) {
+  if (link_) {
+    upstream::close_conn(link_);
+  } else if (up_) {
     bufferevent_free(up_);
-    up_ = nullptr;
   }
+  up_ = nullptr;
+  link_ = nullptr;
   if (phase_ != Phase::Done) phase_ = Phase::Failed;
 }
 
@@ -249,11 +257,13 @@ void Exchange::connect_upstream() {
   phase_ = Phase::Connecting;
   up_eof_ = false;
   if (!retried_stale_) {
-    up_ = worker_.pool().acquire(target_->pool_key);
-    if (up_ != nullptr) {
+    link_ = worker_.pool().acquire(target_->pool_key);
+    if (link_ != nullptr) {
+      up_ = link_->bev;
+      link_->on_read = &Exchange::on_up_read;
+      link_->owner = this;
       up_reused_ = true;
-      bufferevent_setcb(up_, &Exchange::on_up_read, &Exchange::on_up_write, &Exchange::on_up_event,
-                        this);
+      bufferevent_setcb(up_, nullptr, &Exchange::on_up_write, &Exchange::on_up_event, this);
       on_upstream_ready();
       return;
     }
@@ -261,8 +271,7 @@ void Exchange::connect_upstream() {
   up_reused_ = false;
   up_ = bufferevent_socket_new(worker_.loop().base(), -1, BEV_OPT_CLOSE_ON_FREE);
   bufferevent_disable(up_, EV_WRITE);  // write-first; connect() watches writability itself
-  bufferevent_setcb(up_, &Exchange::on_up_read, &Exchange::on_up_write, &Exchange::on_up_event,
-                    this);
+  bufferevent_setcb(up_, nullptr, &Exchange::on_up_write, &Exchange::on_up_event, this);
   const timeval* ct = worker_.loop().common_timeout(origin_->custom.connection_timeout);
   bufferevent_set_timeouts(up_, ct, ct);
   if (bufferevent_socket_connect(up_, reinterpret_cast<const sockaddr*>(&target_->addr),
@@ -346,8 +355,13 @@ void Exchange::on_upstream_ready() {
     conn_.send_continue_if_expected();
     conn_.resume_body();
   }
-  if (!up_reused_) bufferevent_disable(up_, EV_WRITE);
-  if ((bufferevent_get_enabled(up_) & EV_READ) == 0) bufferevent_enable(up_, EV_READ);
+  if (link_ == nullptr) {
+    bufferevent_disable(up_, EV_READ | EV_WRITE);  // it only writes, and only when asked
+    link_ = upstream::make_conn(up_);
+    link_->on_read = &Exchange::on_up_read;
+    link_->owner = this;
+  }
+  set_up_reading(true);
   flush_now(up_);
 }
 
@@ -396,8 +410,31 @@ void Exchange::on_up_write(bufferevent* /*bev*/, void* arg) {
   }
 }
 
-void Exchange::on_up_read(bufferevent* /*bev*/, void* arg) {
-  static_cast<Exchange*>(arg)->read_upstream();
+void Exchange::set_up_reading(bool on) {
+  if (link_ == nullptr) return;
+  if (on) {
+    // Persistent with a timeout: EV_TIMEOUT when no byte arrives for origin_read_timeout.
+    upstream::conn_read(link_, worker_.loop().common_timeout(read_timeout()));
+  } else {
+    upstream::conn_pause(link_);
+  }
+}
+
+// Reads from the origin ourselves (read_once): no ioctl per read, no bufferevent read callbacks.
+void Exchange::on_up_read(void* owner, int fd, short what) {
+  auto* self = static_cast<Exchange*>(owner);
+  if (what & EV_TIMEOUT) {
+    self->on_upstream_failure(BEV_EVENT_READING | BEV_EVENT_TIMEOUT);
+    return;
+  }
+  long n = read_once(self->up_, fd);
+  if (n > 0) {
+    self->read_upstream();
+    return;
+  }
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return;
+  self->set_up_reading(false);
+  self->on_upstream_failure(BEV_EVENT_READING | (n == 0 ? BEV_EVENT_EOF : BEV_EVENT_ERROR));
 }
 
 void Exchange::read_upstream() {
@@ -534,7 +571,7 @@ void Exchange::relay_body() {
     if (conn_.output_full()) {
       if (!paused_) {
         paused_ = true;
-        bufferevent_disable(up_, EV_READ);
+        set_up_reading(false);
       }
       return;
     }
@@ -595,7 +632,7 @@ void Exchange::relay_body() {
 void Exchange::on_downstream_drained() {
   if (phase_ == Phase::Streaming && paused_ && up_ != nullptr) {
     paused_ = false;
-    if (!up_eof_) bufferevent_enable(up_, EV_READ);
+    if (!up_eof_) set_up_reading(true);
     relay_body();
   }
 }
@@ -614,12 +651,15 @@ void Exchange::finish_response() {
 
 void Exchange::release_upstream(bool reusable) {
   if (up_ == nullptr) return;
-  if (reusable) {
-    worker_.pool().release(target_->pool_key, up_, origin_->custom.origin_keepalive_timeout);
+  if (reusable && link_ != nullptr) {
+    worker_.pool().release(target_->pool_key, link_, origin_->custom.origin_keepalive_timeout);
+  } else if (link_ != nullptr) {
+    upstream::close_conn(link_);
   } else {
     bufferevent_free(up_);
   }
   up_ = nullptr;
+  link_ = nullptr;
 }
 
 void Exchange::on_up_event(bufferevent* /*bev*/, short what, void* arg) {

@@ -13,6 +13,7 @@
 #include "proxy/metrics.h"
 #include "proxy/request_id.h"
 #include "proxy/snapshot.h"
+#include "proxy/upstream/pool.h"
 
 struct bufferevent;
 struct evbuffer;
@@ -55,7 +56,7 @@ class Exchange final : public http1::ResponseEvents {
   void on_body(std::string_view data) override;
   void on_complete() override;
 
-  static void on_up_read(bufferevent* bev, void* arg);
+  static void on_up_read(void* owner, int fd, short what);
   static void on_up_write(bufferevent* bev, void* arg);
   static void on_up_event(bufferevent* bev, short what, void* arg);
 
@@ -65,6 +66,7 @@ class Exchange final : public http1::ResponseEvents {
   void on_upstream_ready();
   void on_upstream_failure(short what);
   void read_upstream();
+  void set_up_reading(bool on);
   void handle_response_head();
   void relay_body();
   void write_down_body(std::string_view data);
@@ -91,7 +93,8 @@ class Exchange final : public http1::ResponseEvents {
   Phase phase_ = Phase::Received;
 
   // Upstream side.
-  bufferevent* up_ = nullptr;
+  bufferevent* up_ = nullptr;  // writes; reads go through link_ (see upstream::Conn)
+  upstream::Conn* link_ = nullptr;
   bool up_reused_ = false;
   bool up_eof_ = false;
   bool retried_stale_ = false;

@@ -4,12 +4,44 @@
 #include <event2/event.h>
 
 namespace portico::proxy::upstream {
+namespace {
+void dispatch(int fd, short what, void* arg) {
+  auto* c = static_cast<Conn*>(arg);
+  c->on_read(c->owner, fd, what);
+}
+}  // namespace
+
+Conn* make_conn(bufferevent* bev) {
+  auto* c = new Conn;
+  c->bev = bev;
+  c->rev = event_new(bufferevent_get_base(bev), bufferevent_getfd(bev), EV_READ | EV_PERSIST,
+                     &dispatch, c);
+  return c;
+}
+
+void conn_read(Conn* c, const timeval* timeout) {
+  event_add(c->rev, timeout);  // on a pending event this only moves its timeout
+  c->reading = true;
+}
+
+void conn_pause(Conn* c) {
+  if (!c->reading) return;
+  event_del(c->rev);
+  c->reading = false;
+}
+
+void close_conn(Conn* c) {
+  if (c == nullptr) return;
+  event_free(c->rev);
+  bufferevent_free(c->bev);
+  delete c;
+}
 
 Pool::Pool(core::Loop& loop) : sweep_timer_(loop, [this] { sweep(); }) {}
 
 Pool::~Pool() { close_all(); }
 
-bufferevent* Pool::acquire(const std::string& key) {
+Conn* Pool::acquire(const std::string& key) {
   auto it = idle_.find(key);
   if (it == idle_.end()) return nullptr;
   std::vector<Idle>& stack = it->second;
@@ -19,33 +51,35 @@ bufferevent* Pool::acquire(const std::string& key) {
     stack.pop_back();
     --count_;
     if (idle.expires <= now) {
-      bufferevent_free(idle.bev);
+      close_conn(idle.conn);
       continue;
     }
-    bufferevent_setcb(idle.bev, nullptr, nullptr, nullptr, nullptr);
-    return idle.bev;
+    bufferevent_setcb(idle.conn->bev, nullptr, nullptr, nullptr, nullptr);
+    return idle.conn;
   }
   return nullptr;
 }
 
-void Pool::release(const std::string& key, bufferevent* bev, std::chrono::milliseconds keepalive) {
+void Pool::release(const std::string& key, Conn* conn, std::chrono::milliseconds keepalive) {
   std::vector<Idle>& stack = idle_[key];
   if (stack.size() >= kMaxIdlePerKey) {
-    bufferevent_free(bev);
+    close_conn(conn);
     return;
   }
-  stack.push_back(Idle{bev, Clock::now() + keepalive});
-  bufferevent_setcb(bev, &Pool::on_idle_read, nullptr, &Pool::on_idle_event, this);
-  if ((bufferevent_get_enabled(bev) & EV_READ) == 0) bufferevent_enable(bev, EV_READ);
+  stack.push_back(Idle{conn, Clock::now() + keepalive});
+  bufferevent_setcb(conn->bev, nullptr, nullptr, &Pool::on_idle_event, this);
+  conn->on_read = &Pool::on_idle_read;
+  conn->owner = this;
+  if (!conn->reading) conn_read(conn, nullptr);
   ++count_;
   if (!sweep_timer_.armed()) sweep_timer_.arm(std::chrono::milliseconds(1000));
 }
 
-void Pool::drop(bufferevent* bev) {
+void Pool::drop(int fd) {
   for (auto& [key, stack] : idle_) {
     for (auto it = stack.begin(); it != stack.end(); ++it) {
-      if (it->bev == bev) {
-        bufferevent_free(bev);
+      if (bufferevent_getfd(it->conn->bev) == fd) {
+        close_conn(it->conn);
         stack.erase(it);
         --count_;
         return;
@@ -60,7 +94,7 @@ void Pool::sweep() {
     size_t kept = 0;
     for (Idle& idle : stack) {
       if (idle.expires <= now) {
-        bufferevent_free(idle.bev);
+        close_conn(idle.conn);
         --count_;
       } else {
         stack[kept++] = idle;
@@ -71,19 +105,21 @@ void Pool::sweep() {
   if (count_ > 0) sweep_timer_.arm(std::chrono::milliseconds(1000));
 }
 
-void Pool::on_idle_read(bufferevent* bev, void* arg) {
-  // An origin must not send anything on an idle connection; whatever it is, the connection can
-  // no longer be trusted to frame the next response.
-  static_cast<Pool*>(arg)->drop(bev);
+void Pool::on_idle_read(void* owner, int fd, short what) {
+  // The read timeout left by the last exchange may still tick while idle: not an event.
+  if ((what & EV_READ) == 0) return;
+  // An origin must not send anything on an idle connection; whatever it is (data or EOF), the
+  // connection can no longer be trusted to frame the next response.
+  static_cast<Pool*>(owner)->drop(fd);
 }
 
 void Pool::on_idle_event(bufferevent* bev, short /*what*/, void* arg) {
-  static_cast<Pool*>(arg)->drop(bev);
+  static_cast<Pool*>(arg)->drop(bufferevent_getfd(bev));
 }
 
 void Pool::close_all() {
   for (auto& [key, stack] : idle_) {
-    for (Idle& idle : stack) bufferevent_free(idle.bev);
+    for (Idle& idle : stack) close_conn(idle.conn);
     stack.clear();
   }
   count_ = 0;

@@ -13,8 +13,30 @@
 #include "core/loop.h"
 
 struct bufferevent;
+struct event;
 
 namespace portico::proxy::upstream {
+
+// One upstream connection: the bufferevent writes (write-first); reads go through `rev`, a
+// persistent EV_READ event that stays registered for the connection's whole life. Whoever owns the
+// connection (an Exchange, or the Pool while it is idle) sets `on_read`/`owner`, so handing it over
+// costs no epoll_ctl.
+struct Conn {
+  bufferevent* bev = nullptr;
+  event* rev = nullptr;
+  void (*on_read)(void* owner, int fd, short what) = nullptr;
+  void* owner = nullptr;
+  bool reading = false;  // rev is pending
+};
+
+// Wraps a connected bufferevent (takes ownership).
+Conn* make_conn(bufferevent* bev);
+// Starts reading with `timeout` (nullptr: none); cheap when already reading (timer update only).
+void conn_read(Conn* c, const struct timeval* timeout);
+// Stops reading (backpressure, EOF).
+void conn_pause(Conn* c);
+// Frees the read event, then the bufferevent (which closes the fd), then the Conn.
+void close_conn(Conn* c);
 
 class Pool {
  public:
@@ -23,11 +45,12 @@ class Pool {
   Pool(const Pool&) = delete;
   Pool& operator=(const Pool&) = delete;
 
-  // An idle connection for `key` with callbacks cleared, or nullptr. The caller owns it afterwards.
-  bufferevent* acquire(const std::string& key);
+  // An idle connection for `key` (bufferevent callbacks cleared; still reading, with `on_read`
+  // pointing at the pool until the caller takes it over), or nullptr. The caller owns it then.
+  Conn* acquire(const std::string& key);
   // Takes ownership of a connection whose last exchange ended cleanly and parks it for up to
   // `keepalive`.
-  void release(const std::string& key, bufferevent* bev, std::chrono::milliseconds keepalive);
+  void release(const std::string& key, Conn* conn, std::chrono::milliseconds keepalive);
   // Closes every idle connection (shutdown).
   void close_all();
   size_t idle_count() const { return count_; }
@@ -35,12 +58,12 @@ class Pool {
  private:
   using Clock = std::chrono::steady_clock;
   struct Idle {
-    bufferevent* bev;
+    Conn* conn;
     Clock::time_point expires;
   };
   static void on_idle_event(bufferevent* bev, short what, void* arg);
-  static void on_idle_read(bufferevent* bev, void* arg);
-  void drop(bufferevent* bev);
+  static void on_idle_read(void* owner, int fd, short what);
+  void drop(int fd);
   void sweep();
 
   core::Timer sweep_timer_;
