@@ -343,7 +343,8 @@ hosts:
 
 
 def portico_config(port, origin_port):
-    return f"""listeners:
+    return f"""server: {{ max_connections: {nofile() - 100} }}
+listeners:
   - {{ name: http, address: 127.0.0.1:{port}, protocol: HTTP }}
 distributions:
   - id: bench

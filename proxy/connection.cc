@@ -259,7 +259,9 @@ void Connection::process_input() {
   }
 }
 
-void Connection::on_head(core::RequestHead&& head) { pending_head_.emplace(std::move(head)); }
+void Connection::on_head(core::RequestHead&& head) {
+  pending_head_ = std::make_unique<core::RequestHead>(std::move(head));
+}
 
 void Connection::on_body(std::string_view data) {
   if (exchange_) exchange_->on_request_chunk(data);
@@ -291,7 +293,7 @@ void Connection::start_exchange() {
     set_read_timeout(worker_.loop().common_timeout(s.client_body_timeout));
     body_timeout_set_ = true;
   }
-  exchange_.emplace(*this, std::move(head));
+  exchange_ = std::make_unique<Exchange>(*this, std::move(head));
   exchange_->start();
 }
 

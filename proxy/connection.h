@@ -98,9 +98,10 @@ class Connection final : public http1::RequestEvents {
   uint16_t client_port_ = 0;
   http1::Limits limits_;
   http1::RequestParser parser_;
-  // Held in place (no allocation per request).
-  std::optional<core::RequestHead> pending_head_;
-  std::optional<Exchange> exchange_;
+  // On the heap rather than in place: an idle keep-alive connection then costs ~0.7 KiB instead of
+  // ~1.9 KiB (10k idle connections must fit in 40 MiB), for two allocations per request.
+  std::unique_ptr<core::RequestHead> pending_head_;
+  std::unique_ptr<Exchange> exchange_;
   core::Timer timer_;
   Phase phase_ = Phase::Head;
   BodyState body_state_ = BodyState::Done;

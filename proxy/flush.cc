@@ -38,7 +38,10 @@ long read_once(bufferevent* bev, int fd) {
   evbuffer* in = bufferevent_get_input(bev);
   evbuffer_iovec vec[2];
   evbuffer_unfreeze(in, 0);  // the bufferevent freezes its input's end; we are its only writer
-  int nvec = evbuffer_reserve_space(in, 16384, vec, 2);
+  // Start small (a typical request or response head fits in 4 KiB; idle keep-alive connections
+  // then hold no large chains), read more once data is flowing.
+  size_t want = evbuffer_get_length(in) == 0 ? 4096 : 16384;
+  int nvec = evbuffer_reserve_space(in, static_cast<ev_ssize_t>(want), vec, 2);
   ssize_t n = nvec > 0 ? ::readv(fd, reinterpret_cast<iovec*>(vec), nvec) : -1;
   int saved = errno;
   if (n > 0) {

@@ -4,6 +4,7 @@
 #include <event2/event.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -104,6 +105,13 @@ core::Status Server::bind_listeners() {
 
 int Server::run() {
   signal(SIGPIPE, SIG_IGN);
+  // Every connection is a descriptor (two when proxied): use the whole hard limit, as nginx's
+  // worker_rlimit_nofile would.
+  rlimit nofile{};
+  if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+    nofile.rlim_cur = nofile.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &nofile);
+  }
   int n = options_.workers > 0 ? options_.workers : model_->server.workers;
   if (n <= 0) n = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   core::Result<SnapshotPtr> snap = build_snapshot(model_, generation_);
