@@ -112,7 +112,7 @@ void Connection::on_readable(int fd, short what, void* arg) {
   auto* self = static_cast<Connection*>(arg);
   if (what & EV_TIMEOUT) {
     if (self->phase_ == Phase::Exchange && self->body_state_ == BodyState::Reading) {
-      self->send_error(408, false);  // client_body_timeout
+      self->send_error(408);  // client_body_timeout
     } else {
       self->close_now();
     }
@@ -215,7 +215,7 @@ void Connection::on_timer() {
       evbuffer_get_length(bufferevent_get_input(bev_)) > 0) {
     // Slow or stalled request head (slowloris): 408 and close (RFC 9110 §15.5.9).
     PORTICO_DEBUG("connection %s:%u: request head timeout", client_ip_.c_str(), client_port_);
-    send_error(408, false);
+    send_error(408);
     return;
   }
   close_now();
@@ -249,7 +249,7 @@ void Connection::process_input() {
       const core::Error& e = parser_.error();
       PORTICO_DEBUG("connection %s:%u: bad request: %s", client_ip_.c_str(), client_port_,
                     e.detail.c_str());
-      send_error(e.status != 0 ? e.status : 400, true);
+      send_error(e.status != 0 ? e.status : 400);
       return;
     }
     if (n == 0) return;  // head incomplete
@@ -318,7 +318,7 @@ bool Connection::process_body() {
     if (parser_.phase() == http1::ParsePhase::Failed) {
       worker_.stats().parse_errors.add();
       const core::Error& e = parser_.error();
-      send_error(e.status != 0 ? e.status : 400, true);
+      send_error(e.status != 0 ? e.status : 400);
       return false;
     }
     evbuffer_drain(in, n);
@@ -390,7 +390,7 @@ void Connection::after_exchange() {
   process();
 }
 
-void Connection::send_error(int status, bool from_parser) {
+void Connection::send_error(int status) {
   if (phase_ == Phase::Closed || phase_ == Phase::Closing || phase_ == Phase::Lingering) return;
   if (exchange_ && exchange_->response_started()) {
     close_now();
@@ -402,7 +402,6 @@ void Connection::send_error(int status, bool from_parser) {
     keep_alive_after_ = false;
     return;
   }
-  (void)from_parser;
   std::string id;
   worker_.ids().next(id);
   LocalResponse r;
@@ -460,7 +459,7 @@ void Connection::on_event(bufferevent* /*bev*/, short what, void* arg) {
   if (what & BEV_EVENT_TIMEOUT) {
     if ((what & BEV_EVENT_READING) && self->phase_ == Phase::Exchange &&
         self->body_state_ == BodyState::Reading) {
-      self->send_error(408, false);  // client_body_timeout
+      self->send_error(408);  // client_body_timeout
     } else {
       self->close_now();  // a client that stopped reading our response
     }

@@ -80,7 +80,7 @@ class Connection final : public http1::RequestEvents {
   bool process_body();
   void start_exchange();
   void after_exchange();
-  void send_error(int status, bool from_parser);
+  void send_error(int status);
   void close_after_flush();
   void begin_linger();
   void on_timer();

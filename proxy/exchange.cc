@@ -398,7 +398,6 @@ void Exchange::on_request_body_end() {
     flush_now(up_);
   }
   request_sent_ = true;
-  if (response_complete_) return;
 }
 
 void Exchange::on_up_write(bufferevent* /*bev*/, void* arg) {
