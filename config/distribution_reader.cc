@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <system_error>
 
+#include "config/policy_reader.h"
 #include "config/values.h"
 #include "core/http.h"
 
@@ -20,11 +21,34 @@ constexpr Duration kMaxReadTimeout{180'000};
 constexpr Duration kMinOriginTimeout{1'000};
 constexpr size_t kMaxPathPatternLength = 255;
 
+// CustomErrorResponse: the codes CloudFront customizes and may answer with (Developer Guide,
+// "Create a custom error page for specific HTTP status codes" and "Change response codes returned
+// by CloudFront"), and ErrorCachingMinTTL's range (0 to 31,536,000 seconds, default 10).
+constexpr std::array<int, 11> kErrorCodes{400, 403, 404, 405, 414, 416, 500, 501, 502, 503, 504};
+constexpr std::array<int, 12> kResponseCodes{200, 400, 403, 404, 405, 414,
+                                             416, 500, 501, 502, 503, 504};
+constexpr int64_t kMaxErrorCachingMinTtl = 31'536'000;
+
 constexpr uint32_t kGetHead = method_bit(Method::Get) | method_bit(Method::Head);
 constexpr uint32_t kGetHeadOptions = kGetHead | method_bit(Method::Options);
 constexpr uint32_t kAllMethods = kGetHeadOptions | method_bit(Method::Put) |
                                  method_bit(Method::Post) | method_bit(Method::Patch) |
                                  method_bit(Method::Delete);
+
+template <size_t N>
+bool contains(const std::array<int, N>& codes, int code) {
+  return std::find(codes.begin(), codes.end(), code) != codes.end();
+}
+
+template <size_t N>
+std::string list_codes(const std::array<int, N>& codes) {
+  std::string out;
+  for (size_t i = 0; i < N; ++i) {
+    if (i > 0) out += i + 1 == N ? " or " : ", ";
+    out += std::to_string(codes[i]);
+  }
+  return out;
+}
 
 std::string join_ids(const std::vector<std::string>& ids) {
   std::string out;
@@ -103,6 +127,7 @@ class DistributionReader {
   void read_directory_origin(const Field& f, DirectoryOrigin& dir);
   void read_custom_headers(const Field& f, std::vector<OriginCustomHeader>& out);
   void read_behavior(const Field& f, bool is_default, const Distribution& d, CacheBehavior& b);
+  void read_custom_error_responses(const Field& f, Distribution& d);
   bool shares_listener(const Distribution& a, const Distribution& b) const;
   void check_alias_conflicts();
 
@@ -122,9 +147,10 @@ void DistributionReader::read_all(const Field& f) {
 }
 
 void DistributionReader::read_distribution(const Field& f, size_t index) {
-  MapReader r(diag_, f,
-              {"id", "enabled", "comment", "listeners", "aliases", "default_root_object",
-               "via_host", "origins", "default_cache_behavior", "cache_behaviors"});
+  MapReader r(
+      diag_, f,
+      {"id", "enabled", "comment", "listeners", "aliases", "default_root_object", "via_host",
+       "origins", "default_cache_behavior", "cache_behaviors", "custom_error_responses"});
   Distribution d;
   d.loc = diag_.loc(f.mark);
   Field id = r.require("id");
@@ -196,6 +222,7 @@ void DistributionReader::read_distribution(const Field& f, size_t index) {
     }
     d.cache_behaviors.push_back(std::move(b));
   }
+  read_custom_error_responses(r.get("custom_error_responses"), d);
   model_.distributions.push_back(std::move(d));
 }
 
@@ -419,9 +446,68 @@ void DistributionReader::read_behavior(const Field& f, bool is_default, const Di
       diag_.error(cached.mark, cached.path, "must be a subset of allowed_methods");
     }
   }
-  read_bool(diag_, r.get("compress"), b.compress);
-  read_string(diag_, r.get("cache_policy"), b.cache_policy);
-  read_string(diag_, r.get("origin_request_policy"), b.origin_request_policy);
+  Field compress = r.get("compress");
+  read_bool(diag_, compress, b.compress);
+  Field cache_policy = r.get("cache_policy");
+  Field origin_request_policy = r.get("origin_request_policy");
+  if (read_string(diag_, cache_policy, b.cache_policy) &&
+      read_string(diag_, origin_request_policy, b.origin_request_policy)) {
+    resolve_behavior_policies(diag_, model_, cache_policy, origin_request_policy, compress, b);
+  }
+}
+
+void DistributionReader::read_custom_error_responses(const Field& f, Distribution& d) {
+  for (const Field& item : list_items(diag_, f)) {
+    MapReader r(diag_, item,
+                {"error_code", "response_page_path", "response_code", "error_caching_min_ttl"});
+    CustomErrorResponse e;
+    e.loc = diag_.loc(item.mark);
+    Field code = r.require("error_code");
+    if (read_int_as(diag_, code, 0, 999, e.error_code) && code.present &&
+        !contains(kErrorCodes, e.error_code)) {
+      diag_.error(code.mark, code.path,
+                  "CloudFront customizes only " + list_codes(kErrorCodes) + ", got " +
+                      std::to_string(e.error_code));
+    }
+    Field page = r.get("response_page_path");
+    if (read_nonempty_string(diag_, page, e.response_page_path) && page.present) {
+      const std::string& p = e.response_page_path;
+      if (!p.starts_with('/')) {
+        diag_.error(page.mark, page.path, "must start with '/', got " + quote(p));
+      } else if (has_control_char(p) || p.find(' ') != std::string::npos) {
+        diag_.error(page.mark, page.path, "must not contain spaces or control characters");
+      }
+    }
+    Field response = r.get("response_code");
+    if (read_int_as(diag_, response, 0, 999, e.response_code) && response.present &&
+        !contains(kResponseCodes, e.response_code)) {
+      diag_.error(
+          response.mark, response.path,
+          "must be " + list_codes(kResponseCodes) + ", got " + std::to_string(e.response_code));
+    }
+    // CustomErrorResponse: ResponsePagePath and ResponseCode go together.
+    if (page.present && !response.present) {
+      diag_.error(page.mark, page.path, "needs response_code too (the status sent with the page)");
+    } else if (response.present && !page.present) {
+      diag_.error(response.mark, response.path,
+                  "needs response_page_path too (CloudFront replaces the status only together "
+                  "with the body)");
+    }
+    Field ttl = r.get("error_caching_min_ttl");
+    read_int(diag_, ttl, 0, kMaxErrorCachingMinTtl, e.error_caching_min_ttl);
+    if (ttl.present && e.error_code == 416) {
+      diag_.warn(ttl.mark, ttl.path,
+                 "CloudFront never caches 416 responses, so error_caching_min_ttl has no effect");
+    }
+    for (const CustomErrorResponse& other : d.custom_error_responses) {
+      if (e.error_code != 0 && other.error_code == e.error_code) {
+        diag_.error(code.mark, code.path,
+                    "duplicate error_code " + std::to_string(e.error_code) +
+                        " (first defined at line " + std::to_string(other.loc.line) + ")");
+      }
+    }
+    d.custom_error_responses.push_back(std::move(e));
+  }
 }
 
 bool DistributionReader::shares_listener(const Distribution& a, const Distribution& b) const {

@@ -16,6 +16,7 @@
 #include <system_error>
 
 #include "config/distribution_reader.h"
+#include "config/policy_reader.h"
 #include "config/values.h"
 #include "config/yaml_reader.h"
 
@@ -170,8 +171,8 @@ void read_access_log(Diagnostics& diag, const Field& f, const std::string& base_
 
 void read_model(Diagnostics& diag, const YAML::Node& root, const std::string& base_dir,
                 Model& model) {
-  // Keys reserved for later issues are accepted and ignored: cache_policies,
-  // origin_request_policies, load_balancers, target_groups, certificates, cache, state_dir.
+  // Keys reserved for later issues are accepted and ignored: load_balancers, target_groups,
+  // certificates, state_dir.
   Field top{root, root.Mark(), "", true};
   if (!root.IsMap()) {
     diag.error(root.Mark(), "", "the top level of a config must be a map (server, listeners, ...)");
@@ -185,6 +186,10 @@ void read_model(Diagnostics& diag, const YAML::Node& root, const std::string& ba
   read_server(diag, r.get("server"), model.server);
   read_listeners(diag, r.require("listeners"), model);
   if (diag.failed()) return;  // distributions refer to listeners by name
+  // Behaviors point into the policy vectors, so both are complete before distributions are read.
+  detail::read_cache_policies(diag, r.get("cache_policies"), model);
+  detail::read_origin_request_policies(diag, r.get("origin_request_policies"), model);
+  detail::read_cache(diag, r.get("cache"), model.cache);
   Field distributions = r.require("distributions");
   detail::read_distributions(diag, distributions, base_dir, model);
   read_admin(diag, r.get("admin"), model);

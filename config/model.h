@@ -66,6 +66,68 @@ struct Origin {
   SourceLoc loc;
 };
 
+// How a cache key or an origin request treats one kind of request element (CloudFront's
+// HeadersConfig / CookiesConfig / QueryStringsConfig behaviors). Cache keys use None, Whitelist,
+// AllExcept and All (headers: None and Whitelist only); origin request policies also use
+// AllViewer and AllViewerAndWhitelistCloudFront for headers.
+enum class ItemBehavior : uint8_t {
+  None,
+  Whitelist,
+  AllExcept,
+  All,
+  AllViewer,
+  AllViewerAndWhitelistCloudFront
+};
+
+struct ItemSet {
+  ItemBehavior behavior = ItemBehavior::None;
+  // Header names lower-cased; cookie and query string names as written (case-sensitive).
+  std::vector<std::string> items;
+};
+
+// CloudFront's CachePolicy (TTLs in seconds; defaults are CloudFront's: 0 / 86400 / 31536000).
+struct CachePolicy {
+  std::string name;
+  std::string comment;
+  bool managed = false;  // one of AWS's Managed-* policies
+  int64_t min_ttl = 0;
+  int64_t default_ttl = 86'400;
+  int64_t max_ttl = 31'536'000;
+  ItemSet headers;
+  ItemSet cookies;
+  ItemSet query_strings;
+  bool enable_accept_encoding_gzip = false;
+  bool enable_accept_encoding_brotli = false;
+  // Portico extension: RFC 9111 §4.2.2 heuristic freshness (10% of Date - Last-Modified) when the
+  // origin sends no explicit lifetime, instead of default_ttl. CloudFront never does this.
+  bool heuristic_freshness = false;
+  // Portico extension: serve a stale copy for this long (seconds) when the origin fails or answers
+  // 5xx, even without stale-if-error from the origin. 0 = only what the origin allows.
+  int64_t stale_if_error = 0;
+  SourceLoc loc;
+
+  // Every TTL 0: CloudFront does not cache (Managed-CachingDisabled).
+  bool caching_disabled() const { return max_ttl == 0; }
+};
+
+// CloudFront's OriginRequestPolicy: what goes to the origin beyond the cache key.
+struct OriginRequestPolicy {
+  std::string name;
+  std::string comment;
+  bool managed = false;
+  ItemSet headers;        // None, Whitelist, AllViewer, AllViewerAndWhitelistCloudFront, AllExcept
+  ItemSet cookies;        // None, Whitelist, AllExcept, All
+  ItemSet query_strings;  // None, Whitelist, AllExcept, All
+  SourceLoc loc;
+};
+
+// The `cache:` block: the process-wide store.
+struct Cache {
+  uint64_t memory_size = 256ull << 20;     // bytes of bodies + heads held in memory
+  uint64_t max_object_size = 64ull << 20;  // larger responses pass through uncached
+  SourceLoc loc;
+};
+
 enum class ViewerProtocolPolicy : uint8_t { AllowAll, RedirectToHttps, HttpsOnly };
 
 struct CacheBehavior {
@@ -76,8 +138,23 @@ struct CacheBehavior {
   uint32_t allowed_methods = 0;
   uint32_t cached_methods = 0;  // default GET, HEAD
   bool compress = false;
-  std::string cache_policy;           // name; used by the cache issue
-  std::string origin_request_policy;  // name; used by the cache issue
+  // Policy names as written. "" = none: Portico then neither caches nor filters what it forwards
+  // (every viewer header, cookie and query string goes to the origin), as before policies existed.
+  std::string cache_policy;
+  std::string origin_request_policy;
+  // Resolved by the loader (pointers into Model::cache_policies / origin_request_policies, which
+  // hold the managed policies too); null when the name is "".
+  const CachePolicy* cache_policy_ref = nullptr;
+  const OriginRequestPolicy* origin_request_policy_ref = nullptr;
+  SourceLoc loc;
+};
+
+// CloudFront's CustomErrorResponse: what to send when the origin answers `error_code`.
+struct CustomErrorResponse {
+  int error_code = 0;                  // 400, 403, 404, 405, 414, 416, 500, 501, 502, 503, 504
+  int response_code = 0;               // 0 = keep the origin's code
+  std::string response_page_path;      // "" = the origin's own body; else a path starting with '/'
+  int64_t error_caching_min_ttl = 10;  // seconds (CloudFront's default)
   SourceLoc loc;
 };
 
@@ -91,6 +168,7 @@ struct Distribution {
   std::vector<Origin> origins;
   CacheBehavior default_cache_behavior;
   std::vector<CacheBehavior> cache_behaviors;  // in listed order (= precedence)
+  std::vector<CustomErrorResponse> custom_error_responses;
   // Host part of the Via header: "1.1 <via_host> (CloudFront)". Default: a 16-hex-digit name
   // derived from the distribution id, followed by ".cloudfront.net".
   std::string via_host;
@@ -131,10 +209,28 @@ struct Model {
   Server server;
   std::vector<Listener> listeners;
   std::vector<Distribution> distributions;
+  // Declared policies followed by AWS's managed ones (managed = true). Behaviors point into these
+  // vectors: the loader fills them before resolving *_ref pointers and never resizes them after,
+  // and a Model is moved (never copied) into its shared_ptr.
+  std::vector<CachePolicy> cache_policies;
+  std::vector<OriginRequestPolicy> origin_request_policies;
+  Cache cache;
   Admin admin;
   AccessLog access_log;
   std::vector<std::string> warnings;  // non-fatal findings, printed at startup
 
+  const CachePolicy* find_cache_policy(std::string_view name) const {
+    for (const CachePolicy& p : cache_policies) {
+      if (p.name == name) return &p;
+    }
+    return nullptr;
+  }
+  const OriginRequestPolicy* find_origin_request_policy(std::string_view name) const {
+    for (const OriginRequestPolicy& p : origin_request_policies) {
+      if (p.name == name) return &p;
+    }
+    return nullptr;
+  }
   const Listener* find_listener(std::string_view name) const {
     for (const Listener& l : listeners) {
       if (l.name == name) return &l;

@@ -11,6 +11,7 @@
 #include "core/log.h"
 #include "core/loop.h"
 #include "proxy/http1/parser.h"
+#include "proxy/invalidations.h"
 #include "proxy/response_writer.h"
 #include "proxy/server.h"
 
@@ -56,11 +57,17 @@ class Admin::Session final : public http1::RequestEvents {
 
  private:
   static const http1::Limits& limits() {
-    static const http1::Limits l{8192, 16384, 64, 65536};
+    static const http1::Limits l{8192, 16384, 64, 1 << 20};
     return l;
   }
   void on_head(core::RequestHead&& head) override { head_ = std::move(head); }
-  void on_body(std::string_view /*data*/) override {}
+  void on_body(std::string_view data) override {
+    if (body_.size() + data.size() <= kMaxBody) {
+      body_.append(data);
+    } else {
+      body_too_large_ = true;
+    }
+  }
   void on_complete() override { complete_ = true; }
 
   static void on_read(bufferevent* /*bev*/, void* arg) {
@@ -130,11 +137,68 @@ class Admin::Session final : public http1::RequestEvents {
         respond(400, "application/json",
                 "{\"status\":\"error\",\"message\":\"" + json_escape(r.error().detail) + "\"}\n");
       }
+    } else if (path.starts_with("/distributions/")) {
+      handle_distribution(path.substr(sizeof("/distributions/") - 1));
     } else if (path == "/healthz" || path == "/metrics" || path == "/reload") {
       respond(405, "text/plain", "method not allowed\n");
     } else {
       respond(404, "text/plain", "not found\n");
     }
+  }
+
+  // CloudFront's CreateInvalidation / GetInvalidation / ListInvalidations, in JSON:
+  //   POST /distributions/{id}/invalidations  {"paths": [...]}  -> 201 + Location
+  //   GET  /distributions/{id}/invalidations[/{invalidation id}]
+  void handle_distribution(std::string_view rest) {
+    size_t slash = rest.find('/');
+    std::string_view dist = rest.substr(0, slash);
+    std::string_view tail = slash == std::string_view::npos ? "" : rest.substr(slash);
+    if (!admin_.server_.has_distribution(dist)) {
+      respond(404, "application/json",
+              "{\"status\":\"error\",\"message\":\"NoSuchDistribution\"}\n");
+      return;
+    }
+    Invalidations& inv = admin_.server_.invalidations();
+    if (tail == "/invalidations" && head_.method == core::Method::Post) {
+      if (body_too_large_) {
+        respond(413, "application/json", "{\"status\":\"error\",\"message\":\"body too large\"}\n");
+        return;
+      }
+      core::Result<const Invalidation*> r = inv.create(dist, body_);
+      if (!r.ok()) {
+        respond(400, "application/json",
+                "{\"status\":\"error\",\"message\":\"" + json_escape(r.error().detail) + "\"}\n");
+        return;
+      }
+      const Invalidation& i = *r.value();
+      respond(201, "application/json", Invalidations::to_json(i) + "\n",
+              "Location: /distributions/" + std::string(dist) + "/invalidations/" + i.id + "\r\n");
+      return;
+    }
+    if (tail == "/invalidations" && head_.method == core::Method::Get) {
+      std::string out = "{\"items\":[";
+      bool first = true;
+      for (const Invalidation* i : inv.list(dist)) {
+        if (!first) out += ',';
+        first = false;
+        out += Invalidations::to_json(*i);
+      }
+      respond(200, "application/json", out + "]}\n");
+      return;
+    }
+    constexpr std::string_view kPrefix = "/invalidations/";
+    if (tail.starts_with(kPrefix) && head_.method == core::Method::Get) {
+      const Invalidation* i = inv.find(dist, tail.substr(kPrefix.size()));
+      if (i == nullptr) {
+        respond(404, "application/json",
+                "{\"status\":\"error\",\"message\":\"NoSuchInvalidation\"}\n");
+        return;
+      }
+      respond(200, "application/json", Invalidations::to_json(*i) + "\n");
+      return;
+    }
+    respond(tail == "/invalidations" ? 405 : 404, "text/plain",
+            tail == "/invalidations" ? "method not allowed\n" : "not found\n");
   }
 
   void respond(int status, std::string_view type, const std::string& body,
@@ -156,7 +220,10 @@ class Admin::Session final : public http1::RequestEvents {
   Admin& admin_;
   bufferevent* bev_;
   http1::RequestParser parser_;
+  static constexpr size_t kMaxBody = 1 << 20;
   core::RequestHead head_;
+  std::string body_;
+  bool body_too_large_ = false;
   bool complete_ = false;
   bool responded_ = false;
 };

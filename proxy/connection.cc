@@ -64,7 +64,7 @@ Connection::Connection(Worker& worker, int fd, std::string listener_name, const 
 }
 
 Connection::~Connection() {
-  exchange_.reset();
+  retire_exchange();
   if (rev_) event_free(rev_);
   if (bev_) bufferevent_free(bev_);
   event_free(deferred_);
@@ -374,7 +374,7 @@ void Connection::on_deferred(int /*fd*/, short /*what*/, void* arg) {
 
 void Connection::after_exchange() {
   exchange_done_pending_ = false;
-  exchange_.reset();  // writes the access-log record
+  retire_exchange();  // writes the access-log record
   ++requests_served_;
   if (phase_ == Phase::Closed) return;
   if (!keep_alive_after_) {
@@ -388,6 +388,15 @@ void Connection::after_exchange() {
   evbuffer* in = bufferevent_get_input(bev_);
   arm_timer(evbuffer_get_length(in) > 0 ? TimerMode::Header : TimerMode::Idle);
   process();
+}
+
+// A filler's viewer is done or gone: the Worker keeps the exchange until its cache fill ends.
+void Connection::retire_exchange() {
+  if (exchange_ && exchange_->fill_in_progress()) {
+    exchange_->detach();
+    worker_.adopt(std::move(exchange_));
+  }
+  exchange_.reset();
 }
 
 void Connection::send_error(int status) {

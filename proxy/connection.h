@@ -80,6 +80,7 @@ class Connection final : public http1::RequestEvents {
   bool process_body();
   void start_exchange();
   void after_exchange();
+  void retire_exchange();
   void send_error(int status);
   void close_after_flush();
   void begin_linger();

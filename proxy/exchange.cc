@@ -13,6 +13,7 @@
 #include "core/log.h"
 #include "proxy/access_log.h"
 #include "proxy/connection.h"
+#include "proxy/exchange_cache.h"
 #include "proxy/flush.h"
 #include "proxy/response_writer.h"
 #include "proxy/server.h"
@@ -25,13 +26,6 @@ namespace {
 constexpr size_t kUpstreamHighWatermark = 256 * 1024;
 constexpr size_t kUpstreamLowWatermark = 64 * 1024;
 constexpr size_t kMaxResponseHeadBytes = 64 * 1024;
-
-// Per-thread buffer for serialising heads: reused, so no allocation per request once warm.
-std::string& head_scratch() {
-  thread_local std::string scratch;
-  scratch.clear();
-  return scratch;
-}
 
 bool is_idempotent(core::Method m) {
   // RFC 9110 §9.2.2.
@@ -72,11 +66,19 @@ Exchange::Exchange(Connection& conn, core::RequestHead&& request)
 }
 
 Exchange::~Exchange() {
+  if (cache_) cancel_cache(true);
   if (link_) {
     upstream::close_conn(link_);
   } else if (up_) {
     bufferevent_free(up_);
   }
+  write_log();
+}
+
+// The access-log record and the distribution counters, once: at detach() or destruction.
+void Exchange::write_log() {
+  if (logged_) return;
+  logged_ = true;
   if (dist_stats_) {
     int cls = status_ / 100;
     dist_stats_->by_status_class[(cls >= 1 && cls <= 5) ? static_cast<size_t>(cls) : 0].add();
@@ -139,6 +141,53 @@ const char* Exchange::phase_name() const {
   return "?";
 }
 
+// CloudFront's DefaultRootObject: a request for the root URL ("/", query ignored) gets the object.
+void Exchange::apply_default_root_object() {
+  if (distribution_ == nullptr || distribution_->default_root_object.empty() || req_.path != "/") {
+    return;
+  }
+  req_.path += distribution_->default_root_object;
+}
+
+// custom_error_responses with a response_page_path: serve that page (routed like any request, so
+// usually from the cache) with response_code instead of the error. Once per exchange; the error
+// itself is then not stored (the page is).
+bool Exchange::try_error_page(int status) {
+  if (error_page_status_ != 0 || distribution_ == nullptr || response_started_ || detached_) {
+    return false;
+  }
+  const config::CustomErrorResponse* found = nullptr;
+  for (const config::CustomErrorResponse& e : distribution_->custom_error_responses) {
+    if (e.error_code == status && !e.response_page_path.empty()) found = &e;
+  }
+  if (found == nullptr) return false;
+  error_page_status_ = found->response_code != 0 ? found->response_code : status;
+  if (cache_) cancel_cache(true);
+  cache_.reset();
+  release_upstream(false);
+  up_head_.reset();
+  rparser_.reset();
+  up_complete_ = false;
+  up_eof_ = false;
+  paused_ = false;
+  request_sent_ = false;
+  retried_stale_ = false;
+  phase_ = Phase::Received;
+  if (req_.method != core::Method::Head) {
+    req_.method = core::Method::Get;
+    req_.method_token = "GET";
+  }
+  req_.path = found->response_page_path;
+  req_.query.clear();
+  req_.has_query = false;
+  for (std::string_view h : {"range", "if-range", "if-match", "if-none-match", "if-modified-since",
+                             "if-unmodified-since"}) {
+    req_.headers.remove(h);
+  }
+  start();
+  return true;
+}
+
 void Exchange::start() {
   const routing::Route* route =
       snapshot_->router->decide(conn_.listener_name(), req_.authority, req_.path);
@@ -148,6 +197,14 @@ void Exchange::start() {
   }
   distribution_ = route->distribution;
   dist_stats_ = worker_.distribution_stats(distribution_);
+  if (error_page_status_ == 0 && req_.path == "/" && !distribution_->default_root_object.empty()) {
+    apply_default_root_object();
+    route = snapshot_->router->decide(conn_.listener_name(), req_.authority, req_.path);
+    if (route == nullptr) {
+      fail(404, "No distribution is configured for this listener.");
+      return;
+    }
+  }
   if (!routing::method_allowed(*route->behavior, req_.method)) {
     // CloudFront answers a method outside AllowedMethods with 403 and this sentence.
     fail(403,
@@ -156,6 +213,7 @@ void Exchange::start() {
     return;
   }
   origin_ = route->origin;
+  route_ = route;
   if (origin_ == nullptr) {
     fail(502, "The distribution's cache behavior names an origin that does not exist.");
     return;
@@ -165,6 +223,7 @@ void Exchange::start() {
     serve_directory();
     return;
   }
+  if (start_cached(*route)) return;
   start_upstream();
 }
 
@@ -185,7 +244,17 @@ void Exchange::complete(bool keep_alive) {
 }
 
 void Exchange::fail(int status, std::string_view explanation, std::string_view allow) {
+  if (cache_) {
+    if (detached_ || detach_for_revalidation_) {
+      // A background fill failed: nobody to answer; free the key for the next request.
+      if (filling() || cache_->fill) fill_failed(0, {});
+      return;
+    }
+    if (status >= 500 && !response_started_ && serve_stale_on_error()) return;
+    if (cache_->fill) fill_failed(0, {});
+  }
   if (phase_ == Phase::Failed || phase_ == Phase::Done) return;
+  if (try_error_page(status)) return;
   if (response_started_) {
     // Too late for an error page: the client sees a truncated response (RFC 9112 §9.6 close).
     phase_ = Phase::Failed;
@@ -225,6 +294,12 @@ void Exchange::fail_before_response(int status) {
 }
 
 void Exchange::cancel() {
+  if (fill_in_progress()) {
+    // The viewer is gone; the fill goes on (the Connection hands this exchange to the Worker).
+    cancel_cache(false);
+    return;
+  }
+  if (cache_) cancel_cache(true);
   if (link_) {
     upstream::close_conn(link_);
   } else if (up_) {
@@ -293,21 +368,20 @@ void Exchange::on_upstream_ready() {
     bufferevent_setwatermark(up_, EV_WRITE, kUpstreamLowWatermark, 0);
   }
   rparser_.reset();
-  rparser_.set_request_method(req_.method);
+  rparser_.set_request_method(cache_ && cache_->fill ? core::Method::Get : req_.method);
 
   // Request head to the origin: origin_path + path (CloudFront prefixes OriginPath), viewer
   // headers minus hop-by-hop ones (RFC 9110 §7.6.1), Host = the origin's domain (CloudFront's
   // default without a Host-forwarding policy), Via and X-Forwarded-For appended, X-Amz-Cf-Id.
   req_.headers.remove_hop_by_hop();
   std::string& head = head_scratch();
-  head += req_.method_token;
+  // A cache fill fetches with GET even for a viewer's HEAD, so the body can be stored.
+  head += filling() || (cache_ && cache_->fill) ? std::string_view("GET")
+                                                : std::string_view(req_.method_token);
   head += ' ';
   head += origin_->custom.origin_path;
   head += req_.path;
-  if (req_.has_query) {
-    head += '?';
-    head += req_.query;
-  }
+  append_forwarded_query(head);
   head += " HTTP/1.1\r\n";
   append_header(head, "Host", target_->host_header);
   std::string_view viewer_via;
@@ -318,6 +392,7 @@ void Exchange::on_upstream_ready() {
       if (core::iequals(h.name, "x-forwarded-for")) viewer_xff = h.value;
       continue;
     }
+    if (!forward_header(h.name)) continue;
     bool overridden = false;
     for (const config::OriginCustomHeader& ch : origin_->custom_headers) {
       overridden = overridden || core::iequals(ch.header_name, h.name);
@@ -336,6 +411,7 @@ void Exchange::on_upstream_ready() {
   head += conn_.client_ip();
   head += "\r\n";
   append_header(head, "X-Amz-Cf-Id", id_);
+  if (cache_) append_fill_request_headers(head);
   if (req_.framing == core::BodyFraming::Length) {
     append_header(head, "Content-Length", std::to_string(req_.content_length));
   } else if (req_.framing == core::BodyFraming::Chunked) {
@@ -460,16 +536,38 @@ void Exchange::read_upstream() {
     handle_response_head();
     return;
   }
+  // A fill goes on whatever the viewer side's phase (it may be Done: HEAD, 304, a range).
+  if (filling()) {
+    fill_from_upstream();
+    return;
+  }
   if (phase_ == Phase::Streaming) relay_body();
 }
 
 void Exchange::on_head(core::ResponseHead&& head) { up_head_.emplace(std::move(head)); }
 
-void Exchange::on_body(std::string_view data) { write_down_body(data); }
+void Exchange::on_body(std::string_view data) {
+  if (filling()) {
+    fill_append(data);
+  } else {
+    write_down_body(data);
+  }
+}
 
 void Exchange::on_complete() { up_complete_ = true; }
 
 void Exchange::handle_response_head() {
+  if (cache_ && cache_->fill) {
+    up_keep_alive_ = up_head_->keep_alive;
+    up_framing_ = up_head_->framing;
+    up_remaining_ = up_head_->content_length;
+    origin_stats_->latency.observe_us(
+        static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                  std::chrono::steady_clock::now() - upstream_sent_at_)
+                                  .count()));
+    if (fill_response_head()) return;
+  }
+  if (up_head_->status >= 400 && try_error_page(up_head_->status)) return;
   phase_ = Phase::Streaming;
   response_started_ = true;
   first_byte_at_ = std::chrono::steady_clock::now();
@@ -507,10 +605,17 @@ void Exchange::handle_response_head() {
                      (up_framing_ == core::BodyFraming::None &&
                       (req_.method == core::Method::Head || status_ == 304));
   std::string& head = head_scratch();
-  append_status_line(head, status_, h.reason);
+  if (error_page_status_ != 0 && status_ == 200) {
+    status_ = error_page_status_;
+    append_status_line(head, status_, {});
+  } else {
+    append_status_line(head, status_, h.reason);
+  }
+  bool strip_cookies = strips_set_cookie();
   for (const core::Header& f : h.headers) {
     if (core::iequals(f.name, "content-length")) continue;
     if (core::iequals(f.name, "via")) continue;
+    if (strip_cookies && core::iequals(f.name, "set-cookie")) continue;
     append_header(head, f.name, f.value);
   }
   if (up_framing_ == core::BodyFraming::Length) {
@@ -629,6 +734,7 @@ void Exchange::relay_body() {
 }
 
 void Exchange::on_downstream_drained() {
+  if (cache_) deliver_body();
   if (phase_ == Phase::Streaming && paused_ && up_ != nullptr) {
     paused_ = false;
     if (!up_eof_) set_up_reading(true);
@@ -645,6 +751,7 @@ void Exchange::finish_response() {
                   rparser_.phase() != http1::ParsePhase::Failed && up_ != nullptr &&
                   evbuffer_get_length(bufferevent_get_input(up_)) == 0 && up_keep_alive_;
   release_upstream(reusable);
+  invalidate_after_unsafe();
   complete(down_keep_alive_ && keep_alive_possible());
 }
 
@@ -672,6 +779,17 @@ void Exchange::on_up_event(bufferevent* /*bev*/, short what, void* arg) {
 
 void Exchange::on_upstream_failure(short what) {
   bool timeout = (what & BEV_EVENT_TIMEOUT) != 0;
+  if (filling()) {
+    if ((what & BEV_EVENT_EOF) && !timeout) {
+      up_eof_ = true;
+      fill_from_upstream();
+      return;
+    }
+    PORTICO_WARN("origin %s: %s while filling the cache", target_->stats_key.c_str(),
+                 timeout ? "read timeout" : "connection error");
+    fill_failed(0, {});
+    return;
+  }
   switch (phase_) {
     case Phase::Connecting: {
       origin_stats_->connect_failures.add();

@@ -8,6 +8,9 @@
 #include <optional>
 #include <string>
 
+#include "cache/key.h"
+#include "cache/object.h"
+#include "cache/store.h"
 #include "core/http.h"
 #include "proxy/http1/parser.h"
 #include "proxy/metrics.h"
@@ -17,6 +20,10 @@
 
 struct bufferevent;
 struct evbuffer;
+
+namespace portico::routing {
+struct Route;
+}
 
 namespace portico::proxy {
 
@@ -47,6 +54,14 @@ class Exchange final : public http1::ResponseEvents {
   // The connection hit an error before any response byte (bad chunked body, body timeout).
   void fail_before_response(int status);
   bool response_started() const { return response_started_; }
+  // A cache fill (or a waiter's progress) moved on: called on this exchange's loop by the Worker.
+  void on_cache_wake();
+  // True while this exchange fills a cache object from the origin. The Connection then hands it
+  // to the Worker (detach()) instead of deleting it when the viewer's response is done or the
+  // viewer is gone, so one slow or vanished viewer never aborts a fill others are waiting on.
+  bool fill_in_progress() const;
+  // Writes the access-log record now and stops using the Connection; only the fill goes on.
+  void detach();
 
  private:
   enum class Phase : uint8_t { Received, Routed, Connecting, Waiting, Streaming, Done, Failed };
@@ -60,7 +75,41 @@ class Exchange final : public http1::ResponseEvents {
   static void on_up_write(bufferevent* bev, void* arg);
   static void on_up_event(bufferevent* bev, short what, void* arg);
 
+  struct CacheState;
+  friend struct CacheState;
+
   void serve_directory();
+  // exchange_cache.cc: the cache path (lookup, fill, deliver from a stored object).
+  bool start_cached(const routing::Route& route);
+  void on_lookup(cache::MemoryStore::Lookup found);
+  void join_fill(cache::ObjectRef object);
+  void begin_fill(cache::ObjectRef object, cache::ObjectRef stale);
+  void bypass_cache();
+  void deliver(const cache::ObjectRef& object, const char* x_cache, const char* result);
+  void deliver_body();
+  void finish_delivery();
+  void subscribe_body(uint64_t known);
+  void unsubscribe_all();
+  void append_fill_request_headers(std::string& head);
+  bool fill_response_head();
+  void fill_from_upstream();
+  void fill_append(std::string_view data);
+  void fill_finished();
+  void begin_overflow(std::string_view pending);
+  void switch_to_passthrough();
+  void fill_failed(int status, std::string_view explanation);
+  bool serve_stale_on_error();
+  void invalidate_after_unsafe();
+  bool forward_header(std::string_view name) const;
+  void append_forwarded_query(std::string& head) const;
+  bool filling() const;
+  bool strips_set_cookie() const;
+  bool authorization_shared() const;
+  std::optional<cache::Encoding> vary_encoding() const;
+  void cancel_cache(bool abort_fill);
+  void write_log();
+  bool try_error_page(int status);
+  void apply_default_root_object();
   void start_upstream();
   void connect_upstream();
   void on_upstream_ready();
@@ -79,7 +128,7 @@ class Exchange final : public http1::ResponseEvents {
   std::chrono::milliseconds read_timeout() const;
   const char* phase_name() const;
 
-  Connection& conn_;
+  Connection& conn_;  // never used after detach()
   Worker& worker_;
   SnapshotPtr snapshot_;
   core::RequestHead req_;
@@ -126,6 +175,16 @@ class Exchange final : public http1::ResponseEvents {
   int64_t start_wall_ms_ = 0;
   int64_t range_start_ = -1;
   int64_t range_end_ = -1;
+
+  // Cache path: null for requests the cache does not handle (allocated per cacheable request).
+  std::unique_ptr<CacheState> cache_;
+  const routing::Route* route_ = nullptr;
+  bool detached_ = false;
+  // Stale-while-revalidate: the viewer gets the stale copy while this exchange refreshes it.
+  bool detach_for_revalidation_ = false;
+  bool logged_ = false;
+  // custom_error_responses: the status the viewer gets for the error page being served (0 = none).
+  int error_page_status_ = 0;
 };
 
 }  // namespace portico::proxy

@@ -40,6 +40,9 @@ struct DistributionStats {
   std::array<Counter, 6> by_status_class;  // index 1..5 = 1xx..5xx, 0 = other
   Counter received_bytes;
   Counter sent_bytes;
+  Counter cache_hits;    // served from a stored or in-flight object
+  Counter cache_misses;  // fills started (misses and revalidations)
+  Counter stale_served;  // stale-if-error answers
 };
 
 struct OriginStats {

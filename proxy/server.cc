@@ -103,6 +103,13 @@ core::Status Server::bind_listeners() {
   return {};
 }
 
+bool Server::has_distribution(std::string_view id) const {
+  for (const config::Distribution& d : model_->distributions) {
+    if (d.id == id) return true;
+  }
+  return false;
+}
+
 int Server::run() {
   signal(SIGPIPE, SIG_IGN);
   // Every connection is a descriptor (two when proxied): use the whole hard limit, as nginx's
@@ -124,6 +131,9 @@ int Server::run() {
   if (model_->access_log.enabled) {
     access_log_ = std::make_unique<AccessLog>(model_->access_log.path, n);
   }
+  cache_ = std::make_unique<cache::MemoryStore>(model_->cache.memory_size,
+                                                model_->cache.max_object_size);
+  invalidations_ = std::make_unique<Invalidations>(loop_, *cache_);
   for (int i = 0; i < n; ++i) workers_.push_back(std::make_unique<Worker>(*this, i));
   if (core::Status st = bind_listeners(); !st.ok()) {
     PORTICO_ERROR("%s", st.error().detail.c_str());
@@ -227,6 +237,7 @@ std::string Server::render_metrics() {
     uint64_t by_class[6] = {};
     uint64_t received = 0;
     uint64_t sent = 0;
+    uint64_t hits = 0, misses = 0, stale = 0;
   };
   struct Orig {
     uint64_t requests = 0, connect_failures = 0, timeouts = 0, retries = 0;
@@ -248,6 +259,9 @@ std::string Server::render_metrics() {
       for (size_t i = 0; i < 6; ++i) o.by_class[i] += d->by_status_class[i].get();
       o.received += d->received_bytes.get();
       o.sent += d->sent_bytes.get();
+      o.hits += d->cache_hits.get();
+      o.misses += d->cache_misses.get();
+      o.stale += d->stale_served.get();
     }
     for (auto& [key, st] : s.origins) {
       Orig& o = origins[key];
@@ -284,6 +298,37 @@ std::string Server::render_metrics() {
   for (auto& [id, d] : dists) {
     line("portico_received_bytes_total{distribution=\"" + id + "\"} " + std::to_string(d.received));
   }
+  line("# HELP portico_cache_hits_total Requests served from a stored or in-flight object.");
+  line("# TYPE portico_cache_hits_total counter");
+  for (auto& [id, d] : dists) {
+    line("portico_cache_hits_total{distribution=\"" + id + "\"} " + std::to_string(d.hits));
+  }
+  line("# HELP portico_cache_misses_total Cache fills started (misses and revalidations).");
+  line("# TYPE portico_cache_misses_total counter");
+  for (auto& [id, d] : dists) {
+    line("portico_cache_misses_total{distribution=\"" + id + "\"} " + std::to_string(d.misses));
+  }
+  line("# HELP portico_cache_stale_served_total Stale objects served because the origin failed.");
+  line("# TYPE portico_cache_stale_served_total counter");
+  for (auto& [id, d] : dists) {
+    line("portico_cache_stale_served_total{distribution=\"" + id + "\"} " +
+         std::to_string(d.stale));
+  }
+  const cache::StoreStats& cs = cache_->stats();
+  line("# HELP portico_cache_objects Objects in the memory cache.");
+  line("# TYPE portico_cache_objects gauge");
+  line("portico_cache_objects " + std::to_string(cs.objects.load()));
+  line("# HELP portico_cache_bytes Bytes held by the memory cache.");
+  line("# TYPE portico_cache_bytes gauge");
+  line("portico_cache_bytes " + std::to_string(cs.bytes.load()));
+  line("# HELP portico_cache_evictions_total Objects evicted to stay within cache.memory_size.");
+  line("# TYPE portico_cache_evictions_total counter");
+  line("portico_cache_evictions_total " + std::to_string(cs.evictions.load()));
+  line(
+      "# HELP portico_cache_invalidated_total Objects removed by invalidations and unsafe "
+      "methods.");
+  line("# TYPE portico_cache_invalidated_total counter");
+  line("portico_cache_invalidated_total " + std::to_string(cs.invalidated.load()));
   line("# HELP portico_sent_bytes_total Bytes sent to viewers.");
   line("# TYPE portico_sent_bytes_total counter");
   for (auto& [id, d] : dists) {

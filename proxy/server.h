@@ -9,10 +9,12 @@
 #include <string>
 #include <vector>
 
+#include "cache/store.h"
 #include "config/model.h"
 #include "core/loop.h"
 #include "core/result.h"
 #include "proxy/access_log.h"
+#include "proxy/invalidations.h"
 #include "proxy/snapshot.h"
 
 namespace portico::proxy {
@@ -46,6 +48,11 @@ class Server {
   std::atomic<int>& open_connections() { return open_connections_; }
   int max_connections() const { return max_connections_; }
   const config::Server& settings() const { return settings_; }
+  // The process-wide cache (sized by the config at startup; later reloads do not resize it).
+  cache::MemoryStore& cache() { return *cache_; }
+  // Main thread.
+  Invalidations& invalidations() { return *invalidations_; }
+  bool has_distribution(std::string_view id) const;
 
   // Called by a worker (any thread) when its loop has exited after draining.
   void worker_done();
@@ -64,6 +71,8 @@ class Server {
   std::vector<std::unique_ptr<Worker>> workers_;
   std::unique_ptr<Admin> admin_;
   std::unique_ptr<AccessLog> access_log_;
+  std::unique_ptr<cache::MemoryStore> cache_;
+  std::unique_ptr<Invalidations> invalidations_;
   std::atomic<int> open_connections_{0};
   std::atomic<int> workers_running_{0};
   bool shutting_down_ = false;

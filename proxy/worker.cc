@@ -6,6 +6,7 @@
 
 #include "core/log.h"
 #include "proxy/connection.h"
+#include "proxy/exchange.h"
 #include "proxy/server.h"
 
 namespace portico::proxy {
@@ -14,6 +15,7 @@ Worker::Worker(Server& server, int index) : server_(server), index_(index), pool
 
 Worker::~Worker() {
   join();
+  adopted_.clear();
   for (Connection* c : connections_) delete c;
   connections_.clear();
   for (auto& l : listeners_) {
@@ -98,6 +100,32 @@ void Worker::on_connection_closed(Connection* c) {
   stats_.open_connections_removed.add();
   delete c;
   maybe_finish_drain();
+}
+
+cache::MemoryStore& Worker::cache() { return server_.cache(); }
+
+uint64_t Worker::add_cache_waiter(Exchange* e) {
+  uint64_t id = next_waiter_id_++;
+  cache_waiters_.emplace(id, e);
+  return id;
+}
+
+void Worker::remove_cache_waiter(uint64_t id) { cache_waiters_.erase(id); }
+
+void Worker::post_cache_wake(uint64_t id) {
+  loop_.post([this, id] {
+    auto it = cache_waiters_.find(id);
+    if (it != cache_waiters_.end()) it->second->on_cache_wake();
+  });
+}
+
+void Worker::adopt(std::unique_ptr<Exchange> e) {
+  Exchange* raw = e.get();
+  adopted_.emplace(raw, std::move(e));
+}
+
+void Worker::retire(Exchange* e) {
+  loop_.post([this, e] { adopted_.erase(e); });
 }
 
 void Worker::begin_drain() {

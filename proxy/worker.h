@@ -13,6 +13,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "cache/store.h"
 #include "core/loop.h"
 #include "proxy/metrics.h"
 #include "proxy/request_id.h"
@@ -25,6 +26,7 @@ namespace portico::proxy {
 
 class Server;
 class Connection;
+class Exchange;
 
 class Worker {
  public:
@@ -58,6 +60,17 @@ class Worker {
   DistributionStats* distribution_stats(const config::Distribution* d);
   OriginStats* origin_stats(const OriginTarget* t);
   void on_connection_closed(Connection* c);
+  cache::MemoryStore& cache();
+
+  // Exchanges waiting for a cache fill running on any worker. The fill's thread calls
+  // post_cache_wake(id) (any thread); the exchange is woken on this loop if still registered.
+  uint64_t add_cache_waiter(Exchange* e);
+  void remove_cache_waiter(uint64_t id);
+  void post_cache_wake(uint64_t id);
+  // A filler whose viewer is gone (or answered) finishes its cache fill here; retire() deletes
+  // it from a later callback.
+  void adopt(std::unique_ptr<Exchange> e);
+  void retire(Exchange* e);
 
  private:
   static void on_accept(evconnlistener* l, int fd, sockaddr* addr, int len, void* arg);
@@ -80,6 +93,9 @@ class Worker {
   };
   std::vector<std::unique_ptr<ListenerEntry>> listeners_;
   std::unordered_set<Connection*> connections_;
+  std::unordered_map<uint64_t, Exchange*> cache_waiters_;
+  uint64_t next_waiter_id_ = 1;
+  std::unordered_map<Exchange*, std::unique_ptr<Exchange>> adopted_;
   std::unordered_map<const void*, DistributionStats*> dist_stats_;
   std::unordered_map<const void*, OriginStats*> origin_stats_;
   bool draining_ = false;

@@ -547,6 +547,15 @@ class _OriginHandler(http.server.BaseHTTPRequestHandler):
                               list(self.headers.items()), body, self.client_address[1])
         origin._record(rec)
 
+        if origin.handler is not None:
+            # A test's own responder: returns None to fall through, or a Response.
+            r = origin.handler(rec)
+            if r is not None:
+                if r.delay:
+                    time.sleep(r.delay)  # the origin's latency under test, not a sync
+                self._send(r.status, r.body, r.ctype, headers=r.headers, head_only=head_only)
+                return
+
         if name == "echo":
             payload = {
                 "method": self.command,
@@ -648,6 +657,17 @@ class _OriginServer(http.server.ThreadingHTTPServer):
     request_queue_size = 128
 
 
+class Response:
+    """What a test's origin handler answers (see Origin.handler)."""
+
+    def __init__(self, status=200, body=b"", headers=(), delay=0.0, ctype="text/plain"):
+        self.status = status
+        self.body = body
+        self.headers = list(headers)
+        self.delay = delay
+        self.ctype = ctype
+
+
 class Origin:
     """A recording HTTP/1.1 origin on 127.0.0.1:0. Responses carry X-Origin-Name: <name>.
 
@@ -669,6 +689,7 @@ class Origin:
         self.body = body if body is not None else f"hello from {name}\n".encode()
         self.status = status
         self.extra_headers = list(extra_headers)
+        self.handler = None  # optional callable(RecordedRequest) -> Response or None
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)
         self.requests = []

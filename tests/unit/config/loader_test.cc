@@ -251,16 +251,19 @@ TEST_CASE("via_host defaults to a stable FNV-1a name", "[config]") {
 
 TEST_CASE("reserved keys are accepted", "[config]") {
   const std::string behaviors =
-      "      - {path_pattern: /a, target_origin_id: api, cache_policy: CachingOptimized,\n"
-      "         origin_request_policy: AllViewer, compress: true,\n"
+      "      - {path_pattern: /a, target_origin_id: api, cache_policy: Managed-CachingOptimized,\n"
+      "         origin_request_policy: Managed-AllViewer, compress: true,\n"
       "         allowed_methods: [OPTIONS, HEAD, GET], cached_methods: [GET, HEAD, OPTIONS]}\n";
   Model m = load_ok(with_behaviors(behaviors) +
-                    "cache_policies: [{name: x}]\norigin_request_policies: {}\n"
+                    "cache_policies: [{name: x}]\norigin_request_policies: []\n"
                     "load_balancers: []\ntarget_groups: []\ncertificates: []\ncache: {}\n"
                     "state_dir: /var/lib/portico\n");
+  CHECK(m.warnings.empty());
   const auto& b = m.distributions[0].cache_behaviors[0];
-  CHECK(b.cache_policy == "CachingOptimized");
-  CHECK(b.origin_request_policy == "AllViewer");
+  CHECK(b.cache_policy == "Managed-CachingOptimized");
+  CHECK(b.origin_request_policy == "Managed-AllViewer");
+  CHECK(b.cache_policy_ref == m.find_cache_policy("Managed-CachingOptimized"));
+  CHECK(b.origin_request_policy_ref == m.find_origin_request_policy("Managed-AllViewer"));
   CHECK(b.compress);
   CHECK(b.allowed_methods == (kGetHead | method_bit(Method::Options)));
   CHECK(b.cached_methods == (kGetHead | method_bit(Method::Options)));

@@ -1,0 +1,76 @@
+// Exchange::CacheState: the per-exchange state of the cache path (exchange_cache.cc), allocated
+// only for requests under a cache policy. Also the Subscriber that fills on any worker notify:
+// on_progress() runs on the filler's thread and only posts a wake to this exchange's worker.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cache/compression.h"
+#include "cache/key.h"
+#include "cache/object.h"
+#include "proxy/exchange.h"
+#include "proxy/worker.h"
+
+namespace portico::proxy {
+
+inline constexpr uint64_t kToEnd = UINT64_MAX;
+
+// Per-thread buffer for serialising heads: reused, so no allocation per request once warm.
+inline std::string& head_scratch() {
+  thread_local std::string scratch;
+  scratch.clear();
+  return scratch;
+}
+
+struct Exchange::CacheState final : cache::Subscriber {
+  explicit CacheState(Worker& w) : worker(w) {}
+  ~CacheState() {
+    if (waiter_id != 0) worker.remove_cache_waiter(waiter_id);
+  }
+  void on_progress() override {
+    if (!wake_pending.exchange(true, std::memory_order_acq_rel)) worker.post_cache_wake(waiter_id);
+  }
+
+  Worker& worker;
+  uint64_t waiter_id = 0;
+  std::atomic<bool> wake_pending{false};
+  const config::CachePolicy* policy = nullptr;
+  cache::Encoding encoding = cache::Encoding::Identity;
+  std::string key;
+  cache::ForwardRules rules{nullptr, nullptr};
+
+  // Fill side.
+  cache::ObjectRef fill;  // this exchange's fill: Pending until the origin's head
+  cache::BodyRef fill_body;
+  cache::ObjectRef stale;   // the stored variant being revalidated
+  cache::ObjectRef joined;  // another exchange's Pending fill this one waits on
+  std::unique_ptr<cache::Compressor> compressor;
+  std::string scratch;
+  uint64_t fill_in = 0;   // body bytes received from the origin
+  bool filling = false;   // reading the origin's body into fill_body
+  bool overflow = false;  // over max_object_size: our viewer switches to pass-through
+  std::string overflow_stash;
+  int64_t request_time_ms = 0;
+
+  // Delivery side.
+  cache::ObjectRef serving;
+  struct Segment {
+    std::string prefix;
+    uint64_t first = 0;
+    uint64_t length = kToEnd;
+  };
+  std::vector<Segment> segments;
+  std::string trailer;
+  size_t segment = 0;
+  uint64_t segment_done = 0;
+  bool delivering = false;
+  bool chunked = false;
+  bool head_only = false;
+  cache::Body* body_sub = nullptr;
+  cache::Object* object_sub = nullptr;
+};
+
+}  // namespace portico::proxy
