@@ -45,7 +45,6 @@ class Invalidations {
   cache::MemoryStore& store_;
   std::deque<Invalidation> done_;  // oldest first; bounded to the last kKeep
   std::vector<std::pair<std::string, std::string>> caller_refs_;  // (dist + ref, id)
-  uint64_t counter_ = 0;
 };
 
 // Minimal JSON reading for the admin API: the string array under `key` in a flat object.
