@@ -174,6 +174,14 @@ class Object {
   bool subscribe(Subscriber* s);
   void unsubscribe(Subscriber* s);
 
+  // Delivery shortcuts the filler may set before set_ready() (never after): the stored fields
+  // pre-serialized as "Name: value\r\n" lines for a plain 200/full response, and whether the
+  // Vary secondary key depends only on what the primary key already holds (then lookups skip it).
+  void set_wire_headers(std::string wire) { wire_headers_ = std::move(wire); }
+  const std::string& wire_headers() const { return wire_headers_; }
+  void set_vary_in_key(bool v) { vary_in_key_ = v; }
+  bool vary_in_key() const { return vary_in_key_; }
+
   // Filler: Pending -> Ready. `body` may be shared with another object (refresh).
   void set_ready(core::ResponseHead&& head, const Timing& timing, std::string vary_key,
                  BodyRef body);
@@ -202,6 +210,8 @@ class Object {
   core::ResponseHead head_;
   Timing timing_;
   std::string vary_key_;
+  std::string wire_headers_;
+  bool vary_in_key_ = false;
   BodyRef body_;
   std::string distribution_;
   std::string path_;

@@ -103,6 +103,31 @@ bool valid_pattern_chars(std::string_view pattern) {
   });
 }
 
+// OriginPath: "" or "/prefix" without a trailing slash, spaces, '?' or '#'.
+void read_origin_path(Diagnostics& diag, const Field& origin_path, std::string& out) {
+  if (!read_string(diag, origin_path, out) || out.empty()) return;
+  const std::string& p = out;
+  if (!p.starts_with('/')) {
+    diag.error(origin_path.mark, origin_path.path, "must start with '/', got " + quote(p));
+  } else if (p.ends_with('/')) {
+    diag.error(
+        origin_path.mark, origin_path.path,
+        "must not end with '/' (write " + quote(p.substr(0, p.find_last_not_of('/') + 1)) + ")");
+  } else if (p.find_first_of("?#") != std::string::npos || has_control_char(p) ||
+             p.find(' ') != std::string::npos) {
+    diag.error(origin_path.mark, origin_path.path,
+               "must be a plain path without spaces, '?' or '#', got " + quote(p));
+  }
+}
+
+// An environment variable name as POSIX shells accept it: [A-Za-z_][A-Za-z0-9_]*.
+bool is_env_name(std::string_view name) {
+  if (name.empty() || (name[0] >= '0' && name[0] <= '9')) return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+  });
+}
+
 class DistributionReader {
  public:
   DistributionReader(Diagnostics& diag, const std::string& base_dir, Model& model)
@@ -125,6 +150,8 @@ class DistributionReader {
   Field read_origin(const Field& f, Origin& o);
   void read_custom_origin(const Field& f, CustomOrigin& c);
   void read_directory_origin(const Field& f, DirectoryOrigin& dir);
+  void read_s3_origin(const Field& f, S3Origin& s3);
+  void read_s3_credentials(const Field& f, S3CredentialsConfig& c);
   void read_custom_headers(const Field& f, std::vector<OriginCustomHeader>& out);
   void read_behavior(const Field& f, bool is_default, const Distribution& d, CacheBehavior& b);
   void read_custom_error_responses(const Field& f, Distribution& d);
@@ -274,18 +301,21 @@ Field DistributionReader::read_origin(const Field& f, Origin& o) {
   Field custom = r.get("custom_origin");
   Field directory = r.get("directory_origin");
   Field s3 = r.get("s3_origin");
-  if (s3.present) {
-    diag_.error(s3.mark, s3.path, "s3_origin is not supported yet");
-  } else if (custom.present == directory.present) {
+  int kinds = int{custom.present} + int{directory.present} + int{s3.present};
+  if (kinds != 1) {
     diag_.error(f.mark, f.path,
-                custom.present ? "has both custom_origin and directory_origin; pick one"
-                               : "needs exactly one of custom_origin or directory_origin");
+                kinds == 0 ? "needs exactly one of custom_origin, directory_origin or s3_origin"
+                           : "has more than one of custom_origin, directory_origin and s3_origin; "
+                             "pick one");
   } else if (custom.present) {
     o.kind = OriginKind::Custom;
     read_custom_origin(custom, o.custom);
-  } else {
+  } else if (directory.present) {
     o.kind = OriginKind::Directory;
     read_directory_origin(directory, o.directory);
+  } else {
+    o.kind = OriginKind::S3;
+    read_s3_origin(s3, o.s3);
   }
   read_custom_headers(r.get("custom_headers"), o.custom_headers);
   return id;
@@ -306,21 +336,7 @@ void DistributionReader::read_custom_origin(const Field& f, CustomOrigin& c) {
       diag_.error(url.mark, url.path, parsed.error().detail);
     }
   }
-  Field origin_path = r.get("origin_path");
-  if (read_string(diag_, origin_path, c.origin_path) && !c.origin_path.empty()) {
-    const std::string& p = c.origin_path;
-    if (!p.starts_with('/')) {
-      diag_.error(origin_path.mark, origin_path.path, "must start with '/', got " + quote(p));
-    } else if (p.ends_with('/')) {
-      diag_.error(
-          origin_path.mark, origin_path.path,
-          "must not end with '/' (write " + quote(p.substr(0, p.find_last_not_of('/') + 1)) + ")");
-    } else if (p.find_first_of("?#") != std::string::npos || has_control_char(p) ||
-               p.find(' ') != std::string::npos) {
-      diag_.error(origin_path.mark, origin_path.path,
-                  "must be a plain path without spaces, '?' or '#', got " + quote(p));
-    }
-  }
+  read_origin_path(diag_, r.get("origin_path"), c.origin_path);
   read_duration(diag_, r.get("connection_timeout"), kMinOriginTimeout, kMaxConnectionTimeout,
                 c.connection_timeout);
   read_int_as(diag_, r.get("connection_attempts"), 1, 3, c.connection_attempts);
@@ -351,6 +367,143 @@ void DistributionReader::read_directory_origin(const Field& f, DirectoryOrigin& 
     return;
   }
   dir.path = canonical.string();
+}
+
+void DistributionReader::read_s3_origin(const Field& f, S3Origin& s3) {
+  MapReader r(diag_, f,
+              {"bucket", "region", "endpoint", "path_style", "origin_path", "origin_access_control",
+               "credentials", "missing_object", "connection_timeout", "connection_attempts",
+               "origin_read_timeout", "origin_keepalive_timeout"});
+  Field bucket = r.require("bucket");
+  if (read_nonempty_string(diag_, bucket, s3.bucket) && bucket.present) {
+    std::string problem = s3_bucket_name_problem(s3.bucket);
+    if (!problem.empty()) {
+      diag_.error(bucket.mark, bucket.path,
+                  "invalid bucket name " + quote(s3.bucket) + ": " + problem);
+    }
+  }
+  Field endpoint = r.get("endpoint");
+  OriginUrl url;
+  if (read_nonempty_string(diag_, endpoint, s3.endpoint) && endpoint.present) {
+    core::Result<OriginUrl> parsed = parse_origin_url(s3.endpoint);
+    if (parsed.ok()) {
+      url = std::move(parsed.value());
+    } else {
+      diag_.error(endpoint.mark, endpoint.path, parsed.error().detail);
+    }
+  }
+  Field region = r.require("region");
+  if (read_nonempty_string(diag_, region, s3.region) && region.present) {
+    bool custom_endpoint = !s3.endpoint.empty();
+    bool ok =
+        is_aws_region(s3.region) || (custom_endpoint && s3.region.size() <= 64 &&
+                                     std::all_of(s3.region.begin(), s3.region.end(), [](char c) {
+                                       return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                                              (c >= '0' && c <= '9') || c == '-' || c == '_';
+                                     }));
+    if (!ok) {
+      diag_.error(region.mark, region.path,
+                  custom_endpoint
+                      ? "invalid region " + quote(s3.region) +
+                            ": expected letters, digits, '-' or '_' (at most 64), e.g. us-east-1"
+                      : "invalid region " + quote(s3.region) +
+                            ": expected an AWS region code such as us-east-1 or eu-west-3");
+    }
+  }
+  Field path_style = r.get("path_style");
+  read_bool(diag_, path_style, s3.path_style);
+  read_origin_path(diag_, r.get("origin_path"), s3.origin_path);
+
+  Field oac = r.get("origin_access_control");
+  std::string oac_name = "sigv4";
+  if (read_string(diag_, oac, oac_name) && oac.present) {
+    if (oac_name == "sigv4") {
+      s3.origin_access_control = OriginAccessControl::SigV4;
+    } else if (oac_name == "none") {
+      s3.origin_access_control = OriginAccessControl::None;
+    } else {
+      diag_.error(oac.mark, oac.path, "must be sigv4 or none, got " + quote(oac_name));
+    }
+  }
+  Field credentials = r.get("credentials");
+  read_s3_credentials(credentials, s3.credentials);
+  if (credentials.present && s3.origin_access_control == OriginAccessControl::None) {
+    diag_.warn(credentials.mark, credentials.path,
+               "origin_access_control is none: requests are not signed and these credentials "
+               "are not used");
+  }
+  Field missing = r.get("missing_object");
+  if (read_int_as(diag_, missing, 0, 999, s3.missing_object) && missing.present &&
+      s3.missing_object != 403 && s3.missing_object != 404) {
+    diag_.error(missing.mark, missing.path,
+                "must be 403 (the bucket does not let the origin list it) or 404, got " +
+                    std::to_string(s3.missing_object));
+  }
+  read_duration(diag_, r.get("connection_timeout"), kMinOriginTimeout, kMaxConnectionTimeout,
+                s3.connection_timeout);
+  read_int_as(diag_, r.get("connection_attempts"), 1, 3, s3.connection_attempts);
+  read_duration(diag_, r.get("origin_read_timeout"), kMinOriginTimeout, kMaxReadTimeout,
+                s3.origin_read_timeout);
+  read_duration(diag_, r.get("origin_keepalive_timeout"), kMinOriginTimeout, kMaxReadTimeout,
+                s3.origin_keepalive_timeout);
+  if (diag_.failed()) return;
+
+  // Where requests go. AWS: the regional endpoint, virtual-hosted style unless path_style. Any
+  // other endpoint: that host; path style by default for an IP address or localhost (no name
+  // to put the bucket in front of), virtual-hosted for a host name.
+  const std::string_view suffix = aws_dns_suffix(s3.region);
+  if (s3.endpoint.empty()) {
+    std::string regional = "s3." + s3.region + "." + std::string(suffix);
+    s3.host = s3.path_style ? regional : s3.bucket + "." + regional;
+    s3.port = 80;
+    s3.host_header = s3.host;
+    diag_.warn(f.mark, f.path,
+               "Portico has no upstream TLS yet (issue #6): requests to " + s3.host +
+                   " go over plain http:// on port 80; signed requests cannot be forged, but "
+                   "objects and headers travel unencrypted");
+  } else {
+    bool numeric = is_ip_address(url.host) || url.host == "localhost";
+    if (!path_style.present) s3.path_style = numeric;
+    if (!s3.path_style && numeric) {
+      diag_.error(path_style.mark, path_style.path,
+                  "virtual-hosted style needs an endpoint host name to put the bucket in front "
+                  "of; " +
+                      quote(url.host) + " is an address (use path_style: true)");
+      return;
+    }
+    s3.host = url.host;
+    s3.port = url.port;
+    std::string authority =
+        url.host.find(':') != std::string::npos ? "[" + url.host + "]" : url.host;
+    if (url.port != 80) authority += ":" + std::to_string(url.port);
+    s3.host_header = s3.path_style ? authority : s3.bucket + "." + authority;
+    if (!is_loopback_host(url.host)) {
+      diag_.warn(endpoint.mark, endpoint.path,
+                 "Portico has no upstream TLS yet (issue #6): requests to this endpoint go over "
+                 "plain http://; objects and headers travel unencrypted");
+    }
+  }
+  s3.path_prefix = (s3.path_style ? "/" + s3.bucket : std::string()) + s3.origin_path;
+}
+
+void DistributionReader::read_s3_credentials(const Field& f, S3CredentialsConfig& c) {
+  if (!f.present) return;
+  MapReader r(diag_, f, {"access_key_id_env", "secret_access_key_env", "session_token_env"});
+  struct Name {
+    const char* key;
+    bool required;
+    std::string* out;
+  };
+  for (const Name& n : {Name{"access_key_id_env", true, &c.access_key_id_env},
+                        Name{"secret_access_key_env", true, &c.secret_access_key_env},
+                        Name{"session_token_env", false, &c.session_token_env}}) {
+    Field v = n.required ? r.require(n.key) : r.get(n.key);
+    if (read_nonempty_string(diag_, v, *n.out) && v.present && !is_env_name(*n.out)) {
+      diag_.error(v.mark, v.path,
+                  "must name an environment variable ([A-Za-z_][A-Za-z0-9_]*), got " +
+                      quote(*n.out) + " (the value itself never goes in the config file)");
+    }
+  }
 }
 
 void DistributionReader::read_custom_headers(const Field& f, std::vector<OriginCustomHeader>& out) {

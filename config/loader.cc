@@ -16,6 +16,7 @@
 #include <system_error>
 
 #include "config/distribution_reader.h"
+#include "config/load_balancer_reader.h"
 #include "config/policy_reader.h"
 #include "config/values.h"
 #include "config/yaml_reader.h"
@@ -171,8 +172,7 @@ void read_access_log(Diagnostics& diag, const Field& f, const std::string& base_
 
 void read_model(Diagnostics& diag, const YAML::Node& root, const std::string& base_dir,
                 Model& model) {
-  // Keys reserved for later issues are accepted and ignored: load_balancers, target_groups,
-  // certificates, state_dir.
+  // Keys reserved for later issues are accepted and ignored: certificates, state_dir.
   Field top{root, root.Mark(), "", true};
   if (!root.IsMap()) {
     diag.error(root.Mark(), "", "the top level of a config must be a map (server, listeners, ...)");
@@ -186,6 +186,11 @@ void read_model(Diagnostics& diag, const YAML::Node& root, const std::string& ba
   read_server(diag, r.get("server"), model.server);
   read_listeners(diag, r.require("listeners"), model);
   if (diag.failed()) return;  // distributions refer to listeners by name
+  // Forward actions point into target_groups; load balancer listeners must not clash with
+  // top-level ones; a distribution's `load_balancer:` origin looks load balancers up by name.
+  detail::read_target_groups(diag, r.get("target_groups"), model);
+  detail::read_load_balancers(diag, r.get("load_balancers"), model);
+  if (diag.failed()) return;
   // Behaviors point into the policy vectors, so both are complete before distributions are read.
   detail::read_cache_policies(diag, r.get("cache_policies"), model);
   detail::read_origin_request_policies(diag, r.get("origin_request_policies"), model);

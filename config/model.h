@@ -50,18 +50,55 @@ struct DirectoryOrigin {
   std::string path;
 };
 
+// s3_origin: a bucket of AWS S3 or of any S3-compatible server, fetched with GET/HEAD and signed
+// with SigV4 as CloudFront's Origin Access Control does. The loader resolves where requests go
+// (host, port, Host header, path prefix); credentials are only named here (environment variable
+// names) and read when the proxy builds its snapshot, never by config/. Timeout defaults are
+// CloudFront's, as for custom_origin.
+enum class OriginAccessControl : uint8_t { SigV4, None };
+
+// Environment variable names for the origin's key pair; all empty = the AWS SDK default chain
+// (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN, then ~/.aws/credentials).
+struct S3CredentialsConfig {
+  std::string access_key_id_env;
+  std::string secret_access_key_env;
+  std::string session_token_env;  // optional
+};
+
+struct S3Origin {
+  std::string bucket;
+  std::string region;
+  std::string endpoint;  // as written; "" = AWS's regional endpoint
+  bool path_style = false;
+  // Resolved by the loader from the fields above:
+  std::string host;         // connected to: endpoint host, or [BUCKET.]s3.REGION.amazonaws.com
+  uint16_t port = 80;       // no upstream TLS yet (issue #6): AWS's endpoint is reached on port 80
+  std::string host_header;  // Host sent: host (":port" when not 80), "BUCKET." prefixed when
+                            // virtual-hosted on a custom endpoint
+  std::string path_prefix;  // "/BUCKET" when path style (then origin_path), else origin_path
+  std::string origin_path;  // "" or "/prefix" without a trailing slash
+  OriginAccessControl origin_access_control = OriginAccessControl::SigV4;
+  S3CredentialsConfig credentials;
+  int missing_object = 403;  // 403 (no s3:ListBucket, as with OAC) or 404: status of a missing key
+  Duration connection_timeout{10'000};
+  int connection_attempts = 3;
+  Duration origin_read_timeout{30'000};
+  Duration origin_keepalive_timeout{5'000};
+};
+
 struct OriginCustomHeader {
   std::string header_name;
   std::string header_value;
 };
 
-enum class OriginKind : uint8_t { Custom, Directory };
+enum class OriginKind : uint8_t { Custom, Directory, S3 };
 
 struct Origin {
   std::string id;
   OriginKind kind = OriginKind::Custom;
   CustomOrigin custom;        // when kind == Custom
   DirectoryOrigin directory;  // when kind == Directory
+  S3Origin s3;                // when kind == S3
   std::vector<OriginCustomHeader> custom_headers;
   SourceLoc loc;
 };
@@ -204,6 +241,170 @@ struct Server {
   std::string pop = "LOCAL1-P1";  // X-Amz-Cf-Pop value
 };
 
+// ---- ELBv2: target groups and load balancers (Application Load Balancer) ----
+// Names, defaults and ranges are ELBv2's (API reference CreateTargetGroup, TargetGroupAttribute,
+// CreateRule, RuleCondition; ALB User Guide "Health checks for your target groups", "Listener
+// rules", "Quotas"); config/load_balancer_reader.cc cites each one.
+
+// One closed range of HTTP status codes a health check accepts (ELBv2 Matcher.HttpCode).
+struct HttpCodeRange {
+  int first = 200;
+  int last = 200;
+};
+
+// ELBv2 health check settings of a target group (CreateTargetGroup HealthCheck*). Defaults are
+// ALB's for `ip` targets (ALB User Guide, "Health checks for your target groups"): HTTP on the
+// traffic port, path /, interval 30 s, timeout 5 s, healthy threshold 5, unhealthy threshold 2,
+// matcher 200.
+struct HealthCheck {
+  bool enabled = true;                                 // HealthCheckEnabled
+  ListenerProtocol protocol = ListenerProtocol::Http;  // HealthCheckProtocol
+  std::string path = "/";                              // HealthCheckPath
+  uint16_t port = 0;                                   // HealthCheckPort; 0 = "traffic-port"
+  Duration interval{30'000};                           // HealthCheckIntervalSeconds
+  Duration timeout{5'000};                             // HealthCheckTimeoutSeconds
+  int healthy_threshold = 5;                           // HealthyThresholdCount
+  int unhealthy_threshold = 2;                         // UnhealthyThresholdCount
+  std::string matcher = "200";                         // Matcher.HttpCode as written
+  std::vector<HttpCodeRange> matcher_codes{HttpCodeRange{200, 200}};  // parsed `matcher`
+
+  // True when `status` is one of matcher_codes.
+  bool matches(int status) const {
+    for (const HttpCodeRange& r : matcher_codes) {
+      if (status >= r.first && status <= r.last) return true;
+    }
+    return false;
+  }
+};
+
+// load_balancing.algorithm.type
+enum class LoadBalancingAlgorithm : uint8_t {
+  RoundRobin,
+  LeastOutstandingRequests,
+  WeightedRandom
+};
+
+// stickiness.type
+enum class StickinessType : uint8_t { LbCookie, AppCookie };
+
+// stickiness.* target group attributes.
+struct TargetGroupStickiness {
+  bool enabled = false;
+  StickinessType type = StickinessType::LbCookie;
+  Duration duration{86'400'000};  // stickiness.{lb,app}_cookie.duration_seconds
+  std::string cookie_name;        // stickiness.app_cookie.cookie_name (app_cookie only)
+};
+
+// ELBv2 TargetDescription: an `ip` target.
+struct TargetDescription {
+  std::string id;     // IPv4 or IPv6 address (without brackets), in canonical text form
+  uint16_t port = 0;  // resolved by the loader: the target group's port when not given
+  SourceLoc loc;
+};
+
+// Attribute defaults are ELBv2's (TargetGroupAttribute): round_robin, stickiness off (lb_cookie,
+// 86400 s), slow start 0 (off), deregistration delay 300 s.
+struct TargetGroup {
+  std::string name;
+  ListenerProtocol protocol = ListenerProtocol::Http;  // only HTTP for now
+  uint16_t port = 80;                                  // default port of targets
+  std::vector<TargetDescription> targets;              // registered at startup
+  HealthCheck health_check;
+  LoadBalancingAlgorithm load_balancing_algorithm = LoadBalancingAlgorithm::RoundRobin;
+  TargetGroupStickiness stickiness;
+  Duration slow_start{0};                  // slow_start.duration_seconds; 0 = off
+  Duration deregistration_delay{300'000};  // deregistration_delay.timeout_seconds
+  SourceLoc loc;
+};
+
+// http-header condition: one header name, values ORed.
+struct HttpHeaderCondition {
+  std::string name;  // lower-cased
+  std::vector<std::string> values;
+};
+
+// One query-string match: `key=value`, or `value` under any key when has_key is false. Both may
+// hold '*' and '?' wildcards and "\*" / "\?" escapes, as written.
+struct QueryStringKeyValue {
+  bool has_key = false;
+  std::string key;
+  std::string value;
+};
+
+// A rule's conditions (ANDed); each condition's values are ORed. An empty vector is an absent
+// condition. host_header, path_pattern, http_request_method and source_ip appear at most once
+// per rule (ALB), so they are flat lists; http_header and query_string may repeat.
+struct RuleConditions {
+  std::vector<std::string> host_header;  // lower-cased
+  std::vector<std::string> path_pattern;
+  std::vector<HttpHeaderCondition> http_header;  // one entry per condition
+  std::vector<std::string> http_request_method;
+  std::vector<std::vector<QueryStringKeyValue>> query_string;  // one entry per condition
+  std::vector<std::string> source_ip;                          // CIDRs as written
+};
+
+enum class RuleActionType : uint8_t { Forward, Redirect, FixedResponse };
+
+// ELBv2 TargetGroupTuple.
+struct TargetGroupTuple {
+  std::string name;
+  int weight = 1;  // 0-999
+  // Resolved by the loader: points into Model::target_groups (never resized after loading).
+  const TargetGroup* ref = nullptr;
+  SourceLoc loc;
+};
+
+// ELBv2 ForwardActionConfig (+ TargetGroupStickinessConfig).
+struct ForwardAction {
+  std::vector<TargetGroupTuple> target_groups;  // `target_group: x` is one tuple of weight 1
+  bool stickiness_enabled = false;
+  Duration stickiness_duration{0};  // 1 s - 7 days when enabled
+};
+
+// ELBv2 RedirectActionConfig. Components keep ALB's #{...} placeholders as written; absent ones
+// default to the placeholder that keeps the request's value.
+struct RedirectAction {
+  std::string protocol = "#{protocol}";  // HTTP, HTTPS or #{protocol}
+  std::string host = "#{host}";
+  std::string port = "#{port}";
+  std::string path = "/#{path}";
+  std::string query = "#{query}";
+  int status_code = 301;  // HTTP_301 or HTTP_302
+};
+
+// ELBv2 FixedResponseActionConfig.
+struct FixedResponseAction {
+  int status_code = 200;
+  std::string content_type;  // "" = none
+  std::string message_body;
+};
+
+// A rule's one terminal action (authenticate-* actions are not supported).
+struct RuleAction {
+  RuleActionType type = RuleActionType::Forward;
+  ForwardAction forward;               // when type == Forward
+  RedirectAction redirect;             // when type == Redirect
+  FixedResponseAction fixed_response;  // when type == FixedResponse
+  SourceLoc loc;
+};
+
+struct ListenerRule {
+  int priority = 0;  // 1-50000, unique within the load balancer
+  RuleConditions conditions;
+  RuleAction action;
+  SourceLoc loc;
+};
+
+// An Application Load Balancer: its own listeners (optional; a distribution may also reach it
+// in-process as an origin), rules and default action.
+struct LoadBalancer {
+  std::string name;
+  std::vector<Listener> listeners;  // names and addresses unique among all listeners
+  std::vector<ListenerRule> rules;  // sorted by ascending priority
+  RuleAction default_action;        // `default_actions`
+  SourceLoc loc;
+};
+
 struct Model {
   std::string source_file;  // the file loaded ("" for load_string)
   Server server;
@@ -214,6 +415,10 @@ struct Model {
   // and a Model is moved (never copied) into its shared_ptr.
   std::vector<CachePolicy> cache_policies;
   std::vector<OriginRequestPolicy> origin_request_policies;
+  // Target groups first: forward actions point into this vector (filled before load balancers
+  // are read and never resized after).
+  std::vector<TargetGroup> target_groups;
+  std::vector<LoadBalancer> load_balancers;
   Cache cache;
   Admin admin;
   AccessLog access_log;
@@ -228,6 +433,19 @@ struct Model {
   const OriginRequestPolicy* find_origin_request_policy(std::string_view name) const {
     for (const OriginRequestPolicy& p : origin_request_policies) {
       if (p.name == name) return &p;
+    }
+    return nullptr;
+  }
+  const TargetGroup* find_target_group(std::string_view name) const {
+    for (const TargetGroup& g : target_groups) {
+      if (g.name == name) return &g;
+    }
+    return nullptr;
+  }
+  // For a distribution origin `load_balancer: NAME`.
+  const LoadBalancer* find_load_balancer(std::string_view name) const {
+    for (const LoadBalancer& lb : load_balancers) {
+      if (lb.name == name) return &lb;
     }
     return nullptr;
   }

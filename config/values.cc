@@ -219,6 +219,62 @@ core::Result<OriginUrl> parse_origin_url(std::string_view url) {
   return out;
 }
 
+bool is_ip_address(std::string_view host) {
+  std::string h(host);
+  return is_ipv4(h) || is_ipv6(h);
+}
+
+std::string s3_bucket_name_problem(std::string_view name) {
+  if (name.size() < 3 || name.size() > 63) return "must be 3 to 63 characters long";
+  for (char c : name) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '-';
+    if (!ok) return "may contain only lowercase letters, digits, '.' and '-'";
+  }
+  auto alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
+  if (!alnum(name.front()) || !alnum(name.back())) {
+    return "must start and end with a lowercase letter or a digit";
+  }
+  if (name.find("..") != std::string_view::npos) return "must not contain two adjacent periods";
+  if (is_ipv4(std::string(name))) return "must not be formatted as an IP address";
+  for (std::string_view prefix : {"xn--", "sthree-", "amzn-s3-demo-"}) {
+    if (name.starts_with(prefix)) return "must not start with the reserved prefix " + quote(prefix);
+  }
+  for (std::string_view suffix : {"-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"}) {
+    if (name.ends_with(suffix)) return "must not end with the reserved suffix " + quote(suffix);
+  }
+  return {};
+}
+
+bool is_aws_region(std::string_view region) {
+  // words ("us", "gov", "west") separated by '-', then '-' and 1-2 digits.
+  size_t dash = region.rfind('-');
+  if (dash == std::string_view::npos || dash + 1 == region.size() || region.size() - dash > 3) {
+    return false;
+  }
+  for (char c : region.substr(dash + 1)) {
+    if (c < '0' || c > '9') return false;
+  }
+  std::string_view words = region.substr(0, dash);
+  size_t count = 0;
+  size_t len = 0;
+  for (size_t i = 0; i <= words.size(); ++i) {
+    if (i == words.size() || words[i] == '-') {
+      if (len == 0) return false;
+      ++count;
+      len = 0;
+    } else if (words[i] >= 'a' && words[i] <= 'z') {
+      ++len;
+    } else {
+      return false;
+    }
+  }
+  return count >= 2 && words.find('-') >= 2;
+}
+
+std::string_view aws_dns_suffix(std::string_view region) {
+  return region.starts_with("cn-") ? "amazonaws.com.cn" : "amazonaws.com";
+}
+
 bool is_hostname(std::string_view name) {
   if (name.empty() || name.size() > 253) return false;
   size_t label = 0;

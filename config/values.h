@@ -34,6 +34,23 @@ struct OriginUrl {
 // "http://host[:port]" with an optional lone trailing '/'. No user info, path, query or fragment.
 core::Result<OriginUrl> parse_origin_url(std::string_view url);
 
+// True for a numeric IPv4 or IPv6 address (IPv6 without brackets).
+bool is_ip_address(std::string_view host);
+
+// Why `name` is not a valid S3 general purpose bucket name, or "" when it is (S3 User Guide,
+// "General purpose bucket naming rules"): 3-63 characters of a-z 0-9 . -, starting and ending
+// with a letter or digit, no "..", not an IPv4 address, none of the reserved prefixes (xn--,
+// sthree-, amzn-s3-demo-) or suffixes (-s3alias, --ol-s3, .mrap, --x-s3, --table-s3).
+std::string s3_bucket_name_problem(std::string_view name);
+
+// An AWS region code: lowercase words joined by '-' and ending in a number ("us-east-1",
+// "ap-southeast-2", "us-gov-west-1", "cn-north-1").
+bool is_aws_region(std::string_view region);
+
+// The DNS suffix of AWS's S3 endpoints in `region`: "amazonaws.com.cn" for cn-* regions, else
+// "amazonaws.com".
+std::string_view aws_dns_suffix(std::string_view region);
+
 // RFC 1123 host name: dot-separated labels of [A-Za-z0-9-], 1-63 characters, not starting or
 // ending with '-', at most 253 characters in all.
 bool is_hostname(std::string_view name);

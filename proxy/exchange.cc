@@ -223,6 +223,7 @@ void Exchange::start() {
     serve_directory();
     return;
   }
+  if (!s3_admit()) return;
   if (start_cached(*route)) return;
   start_upstream();
 }
@@ -300,6 +301,7 @@ void Exchange::cancel() {
     return;
   }
   if (cache_) cancel_cache(true);
+  if (s3_) s3_->backoff.cancel();
   if (link_) {
     upstream::close_conn(link_);
   } else if (up_) {
@@ -310,11 +312,9 @@ void Exchange::cancel() {
   if (phase_ != Phase::Done) phase_ = Phase::Failed;
 }
 
-// ---- upstream (custom_origin) ----
+// ---- upstream (custom_origin, s3_origin) ----
 
-std::chrono::milliseconds Exchange::read_timeout() const {
-  return origin_->custom.origin_read_timeout;
-}
+std::chrono::milliseconds Exchange::read_timeout() const { return target_->read_timeout; }
 
 void Exchange::start_upstream() {
   target_ = snapshot_->target(origin_);
@@ -324,7 +324,7 @@ void Exchange::start_upstream() {
   }
   origin_stats_ = worker_.origin_stats(target_);
   origin_stats_->requests.add();
-  attempts_left_ = std::max(1, origin_->custom.connection_attempts);
+  attempts_left_ = std::max(1, target_->connection_attempts);
   connect_upstream();
 }
 
@@ -347,7 +347,7 @@ void Exchange::connect_upstream() {
   up_ = bufferevent_socket_new(worker_.loop().base(), -1, BEV_OPT_CLOSE_ON_FREE);
   bufferevent_disable(up_, EV_WRITE);  // write-first; connect() watches writability itself
   bufferevent_setcb(up_, nullptr, &Exchange::on_up_write, &Exchange::on_up_event, this);
-  const timeval* ct = worker_.loop().common_timeout(origin_->custom.connection_timeout);
+  const timeval* ct = worker_.loop().common_timeout(target_->connection_timeout);
   bufferevent_set_timeouts(up_, ct, ct);
   if (bufferevent_socket_connect(up_, reinterpret_cast<const sockaddr*>(&target_->addr),
                                  static_cast<int>(target_->addr_len)) < 0) {
@@ -368,7 +368,12 @@ void Exchange::on_upstream_ready() {
     bufferevent_setwatermark(up_, EV_WRITE, kUpstreamLowWatermark, 0);
   }
   rparser_.reset();
+  up_head_.reset();
   rparser_.set_request_method(cache_ && cache_->fill ? core::Method::Get : req_.method);
+  if (origin_->kind == config::OriginKind::S3) {
+    s3_send_request();
+    return;
+  }
 
   // Request head to the origin: origin_path + path (CloudFront prefixes OriginPath), viewer
   // headers minus hop-by-hop ones (RFC 9110 §7.6.1), Host = the origin's domain (CloudFront's
@@ -412,6 +417,12 @@ void Exchange::on_upstream_ready() {
   head += "\r\n";
   append_header(head, "X-Amz-Cf-Id", id_);
   if (cache_) append_fill_request_headers(head);
+  send_request_head(head);
+}
+
+// Frames and queues the request head built in `head` (without its final CRLF), then streams the
+// viewer's body, if any, and starts reading the response.
+void Exchange::send_request_head(std::string& head) {
   if (req_.framing == core::BodyFraming::Length) {
     append_header(head, "Content-Length", std::to_string(req_.content_length));
   } else if (req_.framing == core::BodyFraming::Chunked) {
@@ -514,6 +525,10 @@ void Exchange::on_up_read(void* owner, int fd, short what) {
 
 void Exchange::read_upstream() {
   if (phase_ == Phase::Waiting) {
+    if (s3_ && s3_->awaiting_error_body) {
+      s3_read_error_body();
+      return;
+    }
     evbuffer* in = bufferevent_get_input(up_);
     for (;;) {
       size_t len = evbuffer_get_length(in);
@@ -557,6 +572,7 @@ void Exchange::on_body(std::string_view data) {
 void Exchange::on_complete() { up_complete_ = true; }
 
 void Exchange::handle_response_head() {
+  if (s3_ && !s3_response_head()) return;
   if (cache_ && cache_->fill) {
     up_keep_alive_ = up_head_->keep_alive;
     up_framing_ = up_head_->framing;
@@ -758,7 +774,7 @@ void Exchange::finish_response() {
 void Exchange::release_upstream(bool reusable) {
   if (up_ == nullptr) return;
   if (reusable && link_ != nullptr) {
-    worker_.pool().release(target_->pool_key, link_, origin_->custom.origin_keepalive_timeout);
+    worker_.pool().release(target_->pool_key, link_, target_->keepalive_timeout);
   } else if (link_ != nullptr) {
     upstream::close_conn(link_);
   } else {

@@ -1,10 +1,12 @@
 // Exchange: one request/response pair on a downstream Connection. Drives the phases
 // Received -> Routed -> (Directory | Connecting -> Waiting -> Streaming) -> Done, and writes the
 // access-log record when destroyed. Owned by its Connection; runs on the worker's loop thread.
-// After cancel() it never calls back into the Connection.
+// After cancel() it never calls back into the Connection. custom_origin and s3_origin share the
+// upstream path; S3's request signing and error handling live in exchange_s3.cc.
 #pragma once
 
 #include <chrono>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -12,6 +14,7 @@
 #include "cache/object.h"
 #include "cache/store.h"
 #include "core/http.h"
+#include "core/loop.h"
 #include "proxy/http1/parser.h"
 #include "proxy/metrics.h"
 #include "proxy/request_id.h"
@@ -78,7 +81,28 @@ class Exchange final : public http1::ResponseEvents {
   struct CacheState;
   friend struct CacheState;
 
+  // Per-exchange state of an s3_origin fetch (exchange_s3.cc); null for other origins.
+  struct S3State {
+    S3State(core::Loop& loop, Exchange& e) : backoff(loop, [&e] { e.s3_retry_now(); }) {}
+    core::Timer backoff;  // delay before retrying a 5xx / SlowDown (never fires after cancel())
+    int retries = 0;      // retries done for this viewer request
+    core::Method sent = core::Method::Get;  // method of the request on the wire
+    bool decided = false;                   // the current response's head was looked at
+    bool awaiting_error_body = false;       // reading a 4xx/5xx body before deciding
+    core::RequestHead request;              // the origin request being signed (reused)
+  };
+
   void serve_directory();
+  // exchange_s3.cc: the s3_origin path. s3_admit() runs after routing for every origin kind
+  // (false: answered); s3_send_request() replaces the custom origin's request head;
+  // s3_response_head() looks at S3's head first (false: it took the response over).
+  bool s3_admit();
+  void s3_send_request();
+  bool s3_response_head();
+  void s3_read_error_body();
+  void s3_retry_now();
+  void s3_access_denied();
+  void send_request_head(std::string& head);
   // exchange_cache.cc: the cache path (lookup, fill, deliver from a stored object).
   bool start_cached(const routing::Route& route);
   void on_lookup(cache::MemoryStore::Lookup found);
@@ -91,6 +115,7 @@ class Exchange final : public http1::ResponseEvents {
   void subscribe_body(uint64_t known);
   void unsubscribe_all();
   void append_fill_request_headers(std::string& head);
+  void prepare_object(cache::Object& o, const core::ResponseHead& head);
   bool fill_response_head();
   void fill_from_upstream();
   void fill_append(std::string_view data);
@@ -185,6 +210,7 @@ class Exchange final : public http1::ResponseEvents {
   bool logged_ = false;
   // custom_error_responses: the status the viewer gets for the error page being served (0 = none).
   int error_page_status_ = 0;
+  std::unique_ptr<S3State> s3_;
 };
 
 }  // namespace portico::proxy

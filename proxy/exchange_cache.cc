@@ -94,7 +94,7 @@ bool Exchange::start_cached(const routing::Route& route) {
   std::optional<cache::Encoding> enc = vary_encoding();
   std::string& scratch = cache_->scratch;
   auto matches = [&](const cache::Object& o) {
-    return cache::vary_matches(o.head().headers, o.vary_key(), rh, enc, scratch);
+    return o.vary_in_key() || cache::vary_matches(o.head().headers, o.vary_key(), rh, enc, scratch);
   };
   on_lookup(worker_.cache().lookup(cache_->key, matches, true, distribution_->id, req_.path));
   return true;
@@ -233,6 +233,32 @@ void Exchange::unsubscribe_all() {
   }
 }
 
+// Precomputes what every hit on `o` would otherwise redo: the stored fields serialized for a full
+// 200 (delivery_skips() applied), and whether Vary names only Accept-Encoding while the key holds
+// the normalized encoding (the secondary key then never differs within a primary key).
+void Exchange::prepare_object(cache::Object& o, const core::ResponseHead& head) {
+  std::string wire;
+  bool vary_other = false;
+  for (const core::Header& f : head.headers) {
+    if (core::iequals(f.name, "vary")) {
+      for (size_t i = 0; i <= f.value.size();) {
+        size_t comma = f.value.find(',', i);
+        if (comma == std::string::npos) comma = f.value.size();
+        std::string_view name = std::string_view(f.value).substr(i, comma - i);
+        while (!name.empty() && (name.front() == ' ' || name.front() == '\t'))
+          name.remove_prefix(1);
+        while (!name.empty() && (name.back() == ' ' || name.back() == '\t')) name.remove_suffix(1);
+        if (!name.empty() && !core::iequals(name, "accept-encoding")) vary_other = true;
+        i = comma + 1;
+      }
+    }
+    if (delivery_skips(f.name)) continue;
+    append_header(wire, f.name, f.value);
+  }
+  o.set_wire_headers(std::move(wire));
+  o.set_vary_in_key(!vary_other && vary_encoding().has_value());
+}
+
 // ---- fill: origin request and response ----
 
 bool Exchange::filling() const { return cache_ && cache_->filling; }
@@ -365,6 +391,7 @@ bool Exchange::fill_response_head() {
     t.stale_while_revalidate = plan.stale_while_revalidate_s;
     t.stale_if_error = plan.stale_if_error_s;
     t.must_revalidate = plan.must_revalidate;
+    prepare_object(*c.fill, merged);
     c.fill->set_ready(std::move(merged), t, c.stale->vary_key(), c.stale->body_ref());
     c.stale->end_revalidation();
     if (plan.storable) {
@@ -482,6 +509,7 @@ bool Exchange::fill_response_head() {
   c.fill_body = cache::BodyRef(cache::Body::create(no_body ? 0 : expected));
   std::string vary;
   cache::vary_key(stored.headers, req_.headers, vary_encoding(), vary);
+  prepare_object(*c.fill, stored);
   c.fill->set_ready(std::move(stored), t, std::move(vary), c.fill_body);
   c.stale = {};
   c.filling = true;
@@ -795,19 +823,21 @@ void Exchange::deliver(const cache::ObjectRef& object, const char* x_cache, cons
   if (error_page_status_ != 0 && status == 200) status = status_ = error_page_status_;
   append_status_line(
       head, status, status == stored.status ? std::string_view(stored.reason) : std::string_view());
-  std::string_view earlier_via;
-  for (const core::Header& f : stored.headers) {
-    if (delivery_skips(f.name)) {
-      if (core::iequals(f.name, "via")) earlier_via = f.value;
-      continue;
+  std::string_view earlier_via = stored.headers.get_or("via");
+  bool multipart = status == 206 && ranges.size() > 1;
+  if (status != 304 && !multipart && !object->wire_headers().empty()) {
+    head += object->wire_headers();
+  } else {
+    for (const core::Header& f : stored.headers) {
+      if (delivery_skips(f.name)) continue;
+      if (multipart && core::iequals(f.name, "content-type")) continue;
+      if (status == 304 &&
+          (core::iequals(f.name, "content-type") || core::iequals(f.name, "content-encoding"))) {
+        // RFC 9110 §15.4.5 lets a 304 carry these, but they describe a body it does not have.
+        continue;
+      }
+      append_header(head, f.name, f.value);
     }
-    if (status == 206 && ranges.size() > 1 && core::iequals(f.name, "content-type")) continue;
-    if (status == 304 &&
-        (core::iequals(f.name, "content-type") || core::iequals(f.name, "content-encoding"))) {
-      // RFC 9110 §15.4.5 lets a 304 carry these, but they describe a body it does not have.
-      continue;
-    }
-    append_header(head, f.name, f.value);
   }
   head += extra;
   if (status == 200 && !stored.headers.has("accept-ranges")) {

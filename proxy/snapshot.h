@@ -1,21 +1,35 @@
 // Snapshot: one immutable config generation as the workers see it: the Model, its Router, and the
-// per-origin facts resolved at load time (socket addresses, pool keys). Built on the main thread
-// by build_snapshot(), then shared read-only by every worker through shared_ptr<const Snapshot>;
-// in-flight exchanges keep the snapshot they started with.
+// per-origin facts resolved at load time (socket addresses, pool keys, S3 credentials). Built on
+// the main thread by build_snapshot(), then shared read-only by every worker through
+// shared_ptr<const Snapshot>; in-flight exchanges keep the snapshot they started with.
 #pragma once
 
 #include <sys/socket.h>
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 
 #include "config/model.h"
 #include "core/result.h"
+#include "origin/credentials.h"
+#include "origin/s3_errors.h"
 #include "routing/router.h"
 
 namespace portico::proxy {
+
+// What an s3_origin's requests need beyond the connection: read once per load or reload.
+struct S3Access {
+  bool sign = true;                 // origin_access_control: sigv4
+  origin::Credentials credentials;  // resolved by build_snapshot (empty when !sign); never logged
+  std::string region;
+  std::string
+      path_prefix;  // put in front of the viewer's path: "/BUCKET" (path style) + origin_path
+  origin::MissingObject missing = origin::MissingObject::Forbidden403;
+};
 
 struct OriginTarget {
   sockaddr_storage addr{};
@@ -23,13 +37,19 @@ struct OriginTarget {
   std::string pool_key;     // "host:port" as connected; pools are keyed by it
   std::string host_header;  // Host sent to the origin (CloudFront sends the origin's domain)
   std::string stats_key;    // "distribution/origin" for metrics
+  // The origin's CloudFront timeouts (custom_origin or s3_origin).
+  std::chrono::milliseconds connection_timeout{10'000};
+  int connection_attempts = 3;
+  std::chrono::milliseconds read_timeout{30'000};
+  std::chrono::milliseconds keepalive_timeout{5'000};
+  std::optional<S3Access> s3;  // s3_origin only
 };
 
 struct Snapshot {
   std::shared_ptr<const config::Model> model;
   std::unique_ptr<routing::Router> router;
   uint64_t generation = 0;
-  std::unordered_map<const config::Origin*, OriginTarget> origins;  // custom origins only
+  std::unordered_map<const config::Origin*, OriginTarget> origins;  // custom and S3 origins
 
   const OriginTarget* target(const config::Origin* o) const {
     auto it = origins.find(o);
@@ -39,8 +59,9 @@ struct Snapshot {
 
 using SnapshotPtr = std::shared_ptr<const Snapshot>;
 
-// Resolves every custom origin's host (getaddrinfo: blocking, so main thread only) and builds the
-// router. Errors name the origin.
+// Resolves every custom and S3 origin's host (getaddrinfo: blocking, so main thread only), reads
+// the credentials of S3 origins that sign (environment, ~/.aws/credentials: again at every
+// reload), and builds the router. Errors name the distribution and origin, never a secret.
 core::Result<SnapshotPtr> build_snapshot(std::shared_ptr<const config::Model> model,
                                          uint64_t generation);
 

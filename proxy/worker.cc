@@ -52,6 +52,7 @@ void Worker::apply_snapshot(SnapshotPtr snapshot) {
   snapshot_ = std::move(snapshot);
   dist_stats_.clear();
   origin_stats_.clear();
+  signers_.clear();
   for (const config::Distribution& d : snapshot_->model->distributions) {
     dist_stats_[&d] = stats_.distribution(d.id);
   }
@@ -75,6 +76,16 @@ OriginStats* Worker::origin_stats(const OriginTarget* t) {
   OriginStats* s = stats_.origin(t->stats_key);
   origin_stats_[t] = s;
   return s;
+}
+
+origin::Signer& Worker::s3_signer(const Snapshot& snap, const OriginTarget* target) {
+  auto it = signers_.find(target);
+  if (it != signers_.end() && it->second.generation == snap.generation) return *it->second.signer;
+  const S3Access& s3 = *target->s3;
+  auto signer = std::make_unique<origin::Signer>(s3.credentials, s3.region);
+  origin::Signer& out = *signer;
+  signers_[target] = SignerEntry{snap.generation, std::move(signer)};
+  return out;
 }
 
 void Worker::on_accept(evconnlistener* /*l*/, int fd, sockaddr* addr, int len, void* arg) {

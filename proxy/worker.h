@@ -15,6 +15,7 @@
 
 #include "cache/store.h"
 #include "core/loop.h"
+#include "origin/sigv4.h"
 #include "proxy/metrics.h"
 #include "proxy/request_id.h"
 #include "proxy/snapshot.h"
@@ -59,6 +60,11 @@ class Worker {
   bool draining() const { return draining_; }
   DistributionStats* distribution_stats(const config::Distribution* d);
   OriginStats* origin_stats(const OriginTarget* t);
+  // The SigV4 signer of an s3_origin that signs (target->s3->sign), for `snap` (the exchange's
+  // snapshot, maybe older than the current one): one per worker per origin and generation,
+  // made on first use and dropped when a new snapshot is applied (credentials are re-read on
+  // reload).
+  origin::Signer& s3_signer(const Snapshot& snap, const OriginTarget* target);
   void on_connection_closed(Connection* c);
   cache::MemoryStore& cache();
 
@@ -98,6 +104,11 @@ class Worker {
   std::unordered_map<Exchange*, std::unique_ptr<Exchange>> adopted_;
   std::unordered_map<const void*, DistributionStats*> dist_stats_;
   std::unordered_map<const void*, OriginStats*> origin_stats_;
+  struct SignerEntry {
+    uint64_t generation;
+    std::unique_ptr<origin::Signer> signer;
+  };
+  std::unordered_map<const OriginTarget*, SignerEntry> signers_;
   bool draining_ = false;
 };
 

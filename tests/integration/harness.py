@@ -535,6 +535,25 @@ class _OriginHandler(http.server.BaseHTTPRequestHandler):
         if not head_only:
             self.wfile.write(body)
 
+    def _send_dripped(self, r, head_only):
+        """Chunked response in r.pieces pieces with r.drip seconds between them."""
+        self.send_response(r.status)
+        self.send_header("Content-Type", r.ctype)
+        self.send_header("Transfer-Encoding", "chunked")
+        self.send_header("X-Origin-Name", self.server.origin.name)
+        for k, v in r.headers:
+            self.send_header(k, v)
+        self.end_headers()
+        if head_only:
+            return
+        n = max(1, len(r.body) // r.pieces)
+        for i in range(0, len(r.body), n):
+            part = r.body[i:i + n]
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(part), part))
+            self.wfile.flush()
+            time.sleep(r.drip)  # the origin's pace under test, not a sync
+        self.wfile.write(b"0\r\n\r\n")
+
     def _dispatch(self):
         origin = self.server.origin
         split = urllib.parse.urlsplit(self.path)
@@ -553,7 +572,10 @@ class _OriginHandler(http.server.BaseHTTPRequestHandler):
             if r is not None:
                 if r.delay:
                     time.sleep(r.delay)  # the origin's latency under test, not a sync
-                self._send(r.status, r.body, r.ctype, headers=r.headers, head_only=head_only)
+                if r.pieces > 1:
+                    self._send_dripped(r, head_only)
+                else:
+                    self._send(r.status, r.body, r.ctype, headers=r.headers, head_only=head_only)
                 return
 
         if name == "echo":
@@ -660,7 +682,10 @@ class _OriginServer(http.server.ThreadingHTTPServer):
 class Response:
     """What a test's origin handler answers (see Origin.handler)."""
 
-    def __init__(self, status=200, body=b"", headers=(), delay=0.0, ctype="text/plain"):
+    def __init__(self, status=200, body=b"", headers=(), delay=0.0, ctype="text/plain",
+                 pieces=1, drip=0.0):
+        self.pieces = pieces  # > 1: chunked, in this many pieces ...
+        self.drip = drip      # ... with this many seconds between them
         self.status = status
         self.body = body
         self.headers = list(headers)

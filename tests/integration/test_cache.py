@@ -5,6 +5,7 @@ requests and answers per path from each test's own table."""
 
 import gzip
 import hashlib
+import http.client
 import json
 import threading
 import time
@@ -328,11 +329,29 @@ distributions:
             self.assertEqual((r.status, r.body), (200, b"fresh each time\n"))
         self.assertEqual(count(self.origin, "/slow-nostore"), 5)
 
-    def test_waiters_stream_while_the_fill_arrives(self):
-        # A chunked origin response: a joined waiter starts receiving before the fill completes.
-        self.serve("/stream-join", b"s" * 50_000, [("Cache-Control", "max-age=60")], delay=0.3)
-        r = self.get("/stream-join")
-        self.assertEqual(len(r.body), 50_000)
+    def test_joined_viewer_streams_and_survives_the_filler_leaving(self):
+        # The origin drips a chunked body over ~1 s. Viewer A starts the fill, B joins; B gets
+        # bytes before the fill completes; A then hangs up, and B still gets every byte from the
+        # one origin request (the fill goes on without its first viewer).
+        body = bytes(range(256)) * 400  # 100 KiB
+        self.routes.set("/drip.bin", lambda rec: h.Response(
+            200, body, [("Cache-Control", "max-age=60")], ctype="application/octet-stream",
+            pieces=20, drip=0.05))
+        a = h.RawConn(self.port)
+        a.send(b"GET /drip.bin HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        h.wait_until(lambda: count(self.origin, "/drip.bin") == 1, message="fill started")
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        conn.request("GET", "/drip.bin")
+        resp = conn.getresponse()
+        self.assertEqual(resp.getheader("X-Cache"), "Hit from cloudfront")
+        first = resp.read(1000)  # arrives while the origin is still dripping
+        a.close()
+        rest = resp.read()
+        conn.close()
+        self.assertEqual(first + rest, body)
+        self.assertEqual(count(self.origin, "/drip.bin"), 1)
+        r = self.get("/drip.bin")
+        self.assertEqual((r.header("X-Cache"), r.body), ("Hit from cloudfront", body))
 
     # ---- stale serving ----
 

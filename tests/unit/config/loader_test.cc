@@ -336,7 +336,10 @@ TEST_CASE("the served example loads", "[config]") {
   CHECK(d.origins[0].directory.path ==
         std::filesystem::canonical(std::string(PORTICO_SOURCE_DIR) + "/examples/site").string());
   CHECK(d.origins[1].custom.port == 9001);
-  CHECK(d.cache_behaviors[0].allowed_methods == kAll);
+  CHECK(d.cache_behaviors[0].path_pattern == "/api/time");
+  CHECK(d.cache_behaviors[0].cache_policy_ref != nullptr);
+  CHECK(d.cache_behaviors[1].allowed_methods == kAll);
+  CHECK(d.cache_behaviors[1].cache_policy == "Managed-CachingDisabled");
   CHECK(m->access_log.enabled);
 }
 
@@ -532,14 +535,15 @@ TEST_CASE("error: origins required, non-empty, unique", "[config][error]") {
 
 TEST_CASE("error: origin kind", "[config][error]") {
   CHECK(load_error(with_origin("{id: o}")) ==
-        "t.yaml:4:15: distributions[0].origins[0]: needs exactly one of custom_origin or "
-        "directory_origin");
+        "t.yaml:4:15: distributions[0].origins[0]: needs exactly one of custom_origin, "
+        "directory_origin or s3_origin");
   CHECK(load_error(with_origin(
             "{id: o, directory_origin: {path: .}, custom_origin: {url: \"http://h\"}}")) ==
-        "t.yaml:4:15: distributions[0].origins[0]: has both custom_origin and directory_origin; "
-        "pick one");
+        "t.yaml:4:15: distributions[0].origins[0]: has more than one of custom_origin, "
+        "directory_origin and s3_origin; pick one");
   CHECK(load_error(with_origin("{id: o, s3_origin: {bucket: b}}")) ==
-        "t.yaml:4:34: distributions[0].origins[0].s3_origin: s3_origin is not supported yet");
+        "t.yaml:4:43: distributions[0].origins[0].s3_origin.bucket: invalid bucket name 'b': must "
+        "be 3 to 63 characters long");
 }
 
 TEST_CASE("error: custom_origin url", "[config][error]") {
