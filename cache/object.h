@@ -181,6 +181,9 @@ class Object {
   const std::string& wire_headers() const { return wire_headers_; }
   void set_vary_in_key(bool v) { vary_in_key_ = v; }
   bool vary_in_key() const { return vary_in_key_; }
+  // Last-Modified as epoch seconds (-1: none or invalid), parsed once for conditional requests.
+  void set_last_modified(int64_t s) { last_modified_ = s; }
+  int64_t last_modified() const { return last_modified_; }
 
   // Filler: Pending -> Ready. `body` may be shared with another object (refresh).
   void set_ready(core::ResponseHead&& head, const Timing& timing, std::string vary_key,
@@ -212,6 +215,7 @@ class Object {
   std::string vary_key_;
   std::string wire_headers_;
   bool vary_in_key_ = false;
+  int64_t last_modified_ = -1;
   BodyRef body_;
   std::string distribution_;
   std::string path_;

@@ -257,6 +257,9 @@ void Exchange::prepare_object(cache::Object& o, const core::ResponseHead& head) 
   }
   o.set_wire_headers(std::move(wire));
   o.set_vary_in_key(!vary_other && vary_encoding().has_value());
+  if (const std::string* lm = head.headers.get("last-modified")) {
+    o.set_last_modified(core::parse_http_date(lm->data(), lm->size()));
+  }
 }
 
 // ---- fill: origin request and response ----
@@ -737,10 +740,7 @@ void Exchange::deliver(const cache::ObjectRef& object, const char* x_cache, cons
   result_type_ = result;
   detailed_result_ = result;
   std::string_view etag = stored.headers.get_or("etag");
-  int64_t last_modified = -1;
-  if (const std::string* lm = stored.headers.get("last-modified")) {
-    last_modified = core::parse_http_date(lm->data(), lm->size());
-  }
+  int64_t last_modified = object->last_modified();
   std::string_view content_type = stored.headers.get_or("content-type");
   std::vector<origin::ByteRange> ranges;
   if (status == 200) {

@@ -165,11 +165,13 @@ bool Exchange::s3_admit() {
     fail(400, "The request path is not valid percent-encoding.");
     return false;
   }
-  if (!s3_) s3_ = std::make_unique<S3State>(worker_.loop(), *this);
-  s3_->backoff.cancel();
-  s3_->retries = 0;
-  s3_->decided = false;
-  s3_->awaiting_error_body = false;
+  // S3State (with its timer) is made on the first request to S3: a cache hit never needs it.
+  if (s3_) {
+    s3_->backoff.cancel();
+    s3_->retries = 0;
+    s3_->decided = false;
+    s3_->awaiting_error_body = false;
+  }
   return true;
 }
 
@@ -213,6 +215,7 @@ void Exchange::s3_access_denied() {
 // The S3 request on a ready connection: built as a RequestHead, signed, then serialized.
 void Exchange::s3_send_request() {
   const S3Access& s3 = *target_->s3;
+  if (!s3_) s3_ = std::make_unique<S3State>(worker_.loop(), *this);
   S3State& st = *s3_;
   st.decided = false;
   st.awaiting_error_body = false;
