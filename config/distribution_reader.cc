@@ -152,6 +152,7 @@ class DistributionReader {
   void read_directory_origin(const Field& f, DirectoryOrigin& dir);
   void read_s3_origin(const Field& f, S3Origin& s3);
   void read_s3_credentials(const Field& f, S3CredentialsConfig& c);
+  void read_load_balancer_origin(const Field& f, LoadBalancerOrigin& lb);
   void read_custom_headers(const Field& f, std::vector<OriginCustomHeader>& out);
   void read_behavior(const Field& f, bool is_default, const Distribution& d, CacheBehavior& b);
   void read_custom_error_responses(const Field& f, Distribution& d);
@@ -294,31 +295,54 @@ void DistributionReader::read_aliases(const Field& f, size_t index, Distribution
 }
 
 Field DistributionReader::read_origin(const Field& f, Origin& o) {
-  MapReader r(diag_, f, {"id", "custom_origin", "directory_origin", "s3_origin", "custom_headers"});
+  MapReader r(
+      diag_, f,
+      {"id", "custom_origin", "directory_origin", "s3_origin", "load_balancer", "custom_headers"});
   o.loc = diag_.loc(f.mark);
   Field id = r.require("id");
   read_nonempty_string(diag_, id, o.id);
   Field custom = r.get("custom_origin");
   Field directory = r.get("directory_origin");
   Field s3 = r.get("s3_origin");
-  int kinds = int{custom.present} + int{directory.present} + int{s3.present};
+  Field lb = r.get("load_balancer");
+  int kinds = int{custom.present} + int{directory.present} + int{s3.present} + int{lb.present};
   if (kinds != 1) {
     diag_.error(f.mark, f.path,
-                kinds == 0 ? "needs exactly one of custom_origin, directory_origin or s3_origin"
-                           : "has more than one of custom_origin, directory_origin and s3_origin; "
-                             "pick one");
+                kinds == 0 ? "needs exactly one of custom_origin, directory_origin, s3_origin or "
+                             "load_balancer"
+                           : "has more than one of custom_origin, directory_origin, s3_origin and "
+                             "load_balancer; pick one");
   } else if (custom.present) {
     o.kind = OriginKind::Custom;
     read_custom_origin(custom, o.custom);
   } else if (directory.present) {
     o.kind = OriginKind::Directory;
     read_directory_origin(directory, o.directory);
-  } else {
+  } else if (s3.present) {
     o.kind = OriginKind::S3;
     read_s3_origin(s3, o.s3);
+  } else {
+    o.kind = OriginKind::LoadBalancer;
+    read_load_balancer_origin(lb, o.load_balancer);
   }
   read_custom_headers(r.get("custom_headers"), o.custom_headers);
   return id;
+}
+
+// `load_balancer: NAME` names one of `load_balancers:` (read before distributions).
+void DistributionReader::read_load_balancer_origin(const Field& f, LoadBalancerOrigin& lb) {
+  if (!read_nonempty_string(diag_, f, lb.name)) return;
+  lb.ref = model_.find_load_balancer(lb.name);
+  if (lb.ref != nullptr) return;
+  std::string known;
+  for (const LoadBalancer& l : model_.load_balancers) {
+    known += known.empty() ? "" : ", ";
+    known += l.name;
+  }
+  diag_.error(f.mark, f.path,
+              "unknown load balancer " + quote(lb.name) +
+                  (known.empty() ? " (no load_balancers are defined)"
+                                 : " (load_balancers: " + known + ")"));
 }
 
 void DistributionReader::read_custom_origin(const Field& f, CustomOrigin& c) {

@@ -91,14 +91,28 @@ struct OriginCustomHeader {
   std::string header_value;
 };
 
-enum class OriginKind : uint8_t { Custom, Directory, S3 };
+struct LoadBalancer;
+
+// load_balancer: NAME: an in-process hop to one of `load_balancers:` (no network round trip to
+// the load balancer itself; its targets are reached like a custom origin). Timeouts are ALB's:
+// connect 10 s, read = the load balancer's idle timeout (60 s by default).
+struct LoadBalancerOrigin {
+  std::string name;
+  // Resolved by the loader: points into Model::load_balancers (never resized after loading).
+  const LoadBalancer* ref = nullptr;
+  Duration connection_timeout{10'000};
+  Duration read_timeout{60'000};
+};
+
+enum class OriginKind : uint8_t { Custom, Directory, S3, LoadBalancer };
 
 struct Origin {
   std::string id;
   OriginKind kind = OriginKind::Custom;
-  CustomOrigin custom;        // when kind == Custom
-  DirectoryOrigin directory;  // when kind == Directory
-  S3Origin s3;                // when kind == S3
+  CustomOrigin custom;               // when kind == Custom
+  DirectoryOrigin directory;         // when kind == Directory
+  S3Origin s3;                       // when kind == S3
+  LoadBalancerOrigin load_balancer;  // when kind == LoadBalancer
   std::vector<OriginCustomHeader> custom_headers;
   SourceLoc loc;
 };

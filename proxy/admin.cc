@@ -5,11 +5,13 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <string_view>
 
 #include "core/log.h"
 #include "core/loop.h"
+#include "proxy/admin_targets.h"
 #include "proxy/http1/parser.h"
 #include "proxy/invalidations.h"
 #include "proxy/response_writer.h"
@@ -137,6 +139,8 @@ class Admin::Session final : public http1::RequestEvents {
         respond(400, "application/json",
                 "{\"status\":\"error\",\"message\":\"" + json_escape(r.error().detail) + "\"}\n");
       }
+    } else if (path.starts_with("/target-groups/")) {
+      handle_target_group(path.substr(sizeof("/target-groups/") - 1));
     } else if (path.starts_with("/distributions/")) {
       handle_distribution(path.substr(sizeof("/distributions/") - 1));
     } else if (path == "/healthz" || path == "/metrics" || path == "/reload") {
@@ -144,6 +148,40 @@ class Admin::Session final : public http1::RequestEvents {
     } else {
       respond(404, "text/plain", "not found\n");
     }
+  }
+
+  // ELBv2 RegisterTargets / DeregisterTargets / DescribeTargetHealth (proxy/admin_targets.h):
+  //   POST|DELETE /target-groups/{name}/targets  {"targets": [{"id": ..., "port": ...}]}
+  //   GET /target-groups/{name}/health
+  void handle_target_group(std::string_view rest) {
+    size_t slash = rest.find('/');
+    std::string_view name = rest.substr(0, slash);
+    std::string_view tail = slash == std::string_view::npos ? "" : rest.substr(slash);
+    const std::shared_ptr<routing::TargetGroup>& group = admin_.server_.target_groups()->find(name);
+    if (!group) {
+      respond(404, "application/json",
+              "{\"status\":\"error\",\"message\":\"TargetGroupNotFound\"}\n");
+      return;
+    }
+    auto now = std::chrono::steady_clock::now();
+    if (tail == "/targets" &&
+        (head_.method == core::Method::Post || head_.method == core::Method::Delete)) {
+      if (body_too_large_) {
+        respond(413, "application/json", "{\"status\":\"error\",\"message\":\"body too large\"}\n");
+        return;
+      }
+      bool registering = head_.method == core::Method::Post;
+      AdminAnswer a = change_targets(*group, body_, registering, now);
+      if (a.status == 200 && registering) admin_.server_.poke_prober();
+      respond(a.status, "application/json", a.body);
+      return;
+    }
+    if (tail == "/health" && head_.method == core::Method::Get) {
+      respond(200, "application/json", describe_json(*group, now));
+      return;
+    }
+    bool known = tail == "/targets" || tail == "/health";
+    respond(known ? 405 : 404, "text/plain", known ? "method not allowed\n" : "not found\n");
   }
 
   // CloudFront's CreateInvalidation / GetInvalidation / ListInvalidations, in JSON:

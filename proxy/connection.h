@@ -43,6 +43,8 @@ class Connection final : public http1::RequestEvents {
   const std::string& listener_name() const { return listener_name_; }
   const std::string& client_ip() const { return client_ip_; }
   uint16_t client_port() const { return client_port_; }
+  // The port this connection was accepted on (getsockname; for X-Forwarded-Port).
+  uint16_t local_port() const;
   // Bytes queued for the client beyond which producers should pause.
   bool output_full() const;
   // Writes queued output now (write-first, see proxy/flush.h).

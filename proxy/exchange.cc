@@ -14,6 +14,7 @@
 #include "proxy/access_log.h"
 #include "proxy/connection.h"
 #include "proxy/exchange_cache.h"
+#include "proxy/exchange_lb.h"
 #include "proxy/flush.h"
 #include "proxy/response_writer.h"
 #include "proxy/server.h"
@@ -66,6 +67,7 @@ Exchange::Exchange(Connection& conn, core::RequestHead&& request)
 }
 
 Exchange::~Exchange() {
+  if (lb_) lb_end_request();
   if (cache_) cancel_cache(true);
   if (link_) {
     upstream::close_conn(link_);
@@ -189,6 +191,13 @@ bool Exchange::try_error_page(int status) {
 }
 
 void Exchange::start() {
+  if (!snapshot_->load_balancer_listeners.empty()) {
+    auto own = snapshot_->load_balancer_listeners.find(conn_.listener_name());
+    if (own != snapshot_->load_balancer_listeners.end()) {
+      start_load_balancer(*own->second, true);
+      return;
+    }
+  }
   const routing::Route* route =
       snapshot_->router->decide(conn_.listener_name(), req_.authority, req_.path);
   if (route == nullptr) {
@@ -223,6 +232,10 @@ void Exchange::start() {
     serve_directory();
     return;
   }
+  if (origin_->kind == config::OriginKind::LoadBalancer) {
+    start_load_balancer(*origin_->load_balancer.ref, false);
+    return;
+  }
   if (!s3_admit()) return;
   if (start_cached(*route)) return;
   start_upstream();
@@ -245,6 +258,7 @@ void Exchange::complete(bool keep_alive) {
 }
 
 void Exchange::fail(int status, std::string_view explanation, std::string_view allow) {
+  if (lb_ && lb_fail(status)) return;
   if (cache_) {
     if (detached_ || detach_for_revalidation_) {
       // A background fill failed: nobody to answer; free the key for the next request.
@@ -302,6 +316,7 @@ void Exchange::cancel() {
   }
   if (cache_) cancel_cache(true);
   if (s3_) s3_->backoff.cancel();
+  if (lb_) lb_end_request();
   if (link_) {
     upstream::close_conn(link_);
   } else if (up_) {
@@ -329,6 +344,7 @@ void Exchange::start_upstream() {
 }
 
 void Exchange::connect_upstream() {
+  if (lb_) lb_begin_request();
   phase_ = Phase::Connecting;
   up_eof_ = false;
   if (!retried_stale_) {
@@ -370,6 +386,10 @@ void Exchange::on_upstream_ready() {
   rparser_.reset();
   up_head_.reset();
   rparser_.set_request_method(cache_ && cache_->fill ? core::Method::Get : req_.method);
+  if (lb_) {
+    lb_send_request();
+    return;
+  }
   if (origin_->kind == config::OriginKind::S3) {
     s3_send_request();
     return;
@@ -573,6 +593,7 @@ void Exchange::on_complete() { up_complete_ = true; }
 
 void Exchange::handle_response_head() {
   if (s3_ && !s3_response_head()) return;
+  if (lb_) lb_response_head();
   if (cache_ && cache_->fill) {
     up_keep_alive_ = up_head_->keep_alive;
     up_framing_ = up_head_->framing;
@@ -583,7 +604,7 @@ void Exchange::handle_response_head() {
                                   .count()));
     if (fill_response_head()) return;
   }
-  if (up_head_->status >= 400 && try_error_page(up_head_->status)) return;
+  if (up_head_->status >= 400 && !lb_ && try_error_page(up_head_->status)) return;
   phase_ = Phase::Streaming;
   response_started_ = true;
   first_byte_at_ = std::chrono::steady_clock::now();
@@ -644,8 +665,13 @@ void Exchange::handle_response_head() {
   } else if (down_chunked_) {
     append_header(head, "Transfer-Encoding", "chunked");
   }
-  append_via(head, view_via, distribution_->via_host);
-  append_edge_headers(head, status_ >= 400 ? "Error from cloudfront" : "Miss from cloudfront");
+  if (lb_) head += lb_->set_cookies;
+  if (distribution_ != nullptr) {
+    append_via(head, view_via, distribution_->via_host);
+    append_edge_headers(head, status_ >= 400 ? "Error from cloudfront" : "Miss from cloudfront");
+  } else if (!view_via.empty()) {
+    append_header(head, "Via", view_via);
+  }
   if (!down_keep_alive_) {
     append_header(head, "Connection", "close");
   } else if (http10_client) {
@@ -772,6 +798,7 @@ void Exchange::finish_response() {
 }
 
 void Exchange::release_upstream(bool reusable) {
+  if (lb_) lb_end_request();
   if (up_ == nullptr) return;
   if (reusable && link_ != nullptr) {
     worker_.pool().release(target_->pool_key, link_, target_->keepalive_timeout);
@@ -810,6 +837,10 @@ void Exchange::on_upstream_failure(short what) {
     case Phase::Connecting: {
       origin_stats_->connect_failures.add();
       release_upstream(false);
+      if (lb_) {
+        lb_connect_failed(timeout);
+        return;
+      }
       if (--attempts_left_ > 0) {
         origin_stats_->retries.add();
         connect_upstream();

@@ -26,12 +26,14 @@ struct evbuffer;
 
 namespace portico::routing {
 struct Route;
-}
+struct ForwardPlan;
+}  // namespace portico::routing
 
 namespace portico::proxy {
 
 class Connection;
 class Worker;
+struct LbState;
 
 class Exchange final : public http1::ResponseEvents {
  public:
@@ -103,6 +105,19 @@ class Exchange final : public http1::ResponseEvents {
   void s3_retry_now();
   void s3_access_denied();
   void send_request_head(std::string& head);
+  // exchange_lb.cc: an Application Load Balancer's rules (a `load_balancer:` origin, or a request
+  // on one of its own listeners); lb_* are the hooks the shared upstream code calls when lb_ is
+  // set. Responses from a load balancer are never cached.
+  void start_load_balancer(const config::LoadBalancer& lb, bool own_listener);
+  void lb_forward(const routing::ForwardPlan& plan);
+  void lb_begin_request();
+  void lb_end_request();
+  void lb_send_request();
+  void lb_response_head();
+  void lb_connect_failed(bool timeout);
+  bool lb_fail(int status);
+  void lb_respond(int status, std::string_view content_type, std::string_view body,
+                  std::string_view location);
   // exchange_cache.cc: the cache path (lookup, fill, deliver from a stored object).
   bool start_cached(const routing::Route& route);
   void on_lookup(cache::MemoryStore::Lookup found);
@@ -211,6 +226,7 @@ class Exchange final : public http1::ResponseEvents {
   // custom_error_responses: the status the viewer gets for the error page being served (0 = none).
   int error_page_status_ = 0;
   std::unique_ptr<S3State> s3_;
+  std::unique_ptr<LbState> lb_;  // load balancer requests only
 };
 
 }  // namespace portico::proxy

@@ -25,4 +25,11 @@ OriginStats* WorkerStats::origin(const std::string& key) {
   return slot.get();
 }
 
+TargetGroupStats* WorkerStats::target_group(const std::string& name) {
+  std::lock_guard<std::mutex> lock(mu);
+  auto& slot = target_groups[name];
+  if (!slot) slot = std::make_unique<TargetGroupStats>();
+  return slot.get();
+}
+
 }  // namespace portico::proxy

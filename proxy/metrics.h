@@ -53,6 +53,14 @@ struct OriginStats {
   Histogram latency;
 };
 
+// One target group's counters (load balancer requests; ALB's HTTPCode_Target_5XX_Count and
+// HTTPCode_ELB_5XX_Count).
+struct TargetGroupStats {
+  Counter requests;
+  Counter target_5xx;
+  Counter elb_5xx;
+};
+
 struct WorkerStats {
   Counter open_connections_added;    // accepted
   Counter open_connections_removed;  // closed
@@ -63,10 +71,12 @@ struct WorkerStats {
   // Looked up at snapshot swap, cached by index; keyed by distribution id and "dist/origin".
   DistributionStats* distribution(const std::string& id);
   OriginStats* origin(const std::string& key);
+  TargetGroupStats* target_group(const std::string& name);
 
   std::mutex mu;  // guards the maps' structure (not the counters)
   std::map<std::string, std::unique_ptr<DistributionStats>> distributions;
   std::map<std::string, std::unique_ptr<OriginStats>> origins;
+  std::map<std::string, std::unique_ptr<TargetGroupStats>> target_groups;
 };
 
 }  // namespace portico::proxy

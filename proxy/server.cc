@@ -16,6 +16,8 @@
 #include "config/loader.h"
 #include "core/log.h"
 #include "proxy/admin.h"
+#include "proxy/admin_targets.h"
+#include "proxy/upstream/prober.h"
 #include "proxy/worker.h"
 
 namespace portico::proxy {
@@ -88,7 +90,15 @@ Server::~Server() {
 }
 
 core::Status Server::bind_listeners() {
-  for (const config::Listener& l : model_->listeners) {
+  // A load balancer's own listeners are bound like top-level ones; Exchange::start routes their
+  // requests through that load balancer's rules (Snapshot::load_balancer_listeners).
+  std::vector<const config::Listener*> all;
+  for (const config::Listener& l : model_->listeners) all.push_back(&l);
+  for (const config::LoadBalancer& lb : model_->load_balancers) {
+    for (const config::Listener& l : lb.listeners) all.push_back(&l);
+  }
+  for (const config::Listener* lp : all) {
+    const config::Listener& l = *lp;
     uint16_t port = l.port;
     for (auto& w : workers_) {
       // The first socket may take an ephemeral port; the other workers join it (SO_REUSEPORT).
@@ -101,6 +111,10 @@ core::Status Server::bind_listeners() {
                  format_address(l.host, port).c_str());
   }
   return {};
+}
+
+void Server::poke_prober() {
+  if (prober_) prober_->poke();
 }
 
 bool Server::has_distribution(std::string_view id) const {
@@ -121,7 +135,10 @@ int Server::run() {
   }
   int n = options_.workers > 0 ? options_.workers : model_->server.workers;
   if (n <= 0) n = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  core::Result<SnapshotPtr> snap = build_snapshot(model_, generation_);
+  sticky_ = std::make_shared<const routing::StickyCodec>(routing::StickyKey::random());
+  target_groups_ =
+      std::make_shared<routing::TargetGroupSet>(*model_, std::chrono::steady_clock::now());
+  core::Result<SnapshotPtr> snap = build_snapshot(model_, generation_, target_groups_, sticky_);
   if (!snap.ok()) {
     PORTICO_ERROR("%s", snap.error().detail.c_str());
     return 2;
@@ -151,6 +168,8 @@ int Server::run() {
   }
   workers_running_ = n;
   for (auto& w : workers_) w->start(snapshot_);
+  prober_ = std::make_unique<upstream::Prober>(loop_, [this] { return target_groups_; });
+  prober_->poke();
 
   for (int sig : {SIGTERM, SIGINT, SIGHUP}) {
     event* ev = evsignal_new(loop_.base(), sig, &Server::on_signal, this);
@@ -210,7 +229,10 @@ core::Result<uint64_t> Server::reload() {
     return loaded.error();
   }
   auto model = std::make_shared<const config::Model>(std::move(loaded.value()));
-  core::Result<SnapshotPtr> snap = build_snapshot(model, generation_ + 1);
+  // Registered targets, health and draining carry over to the new set's groups.
+  auto groups = std::make_shared<routing::TargetGroupSet>(*model, std::chrono::steady_clock::now(),
+                                                          target_groups_.get());
+  core::Result<SnapshotPtr> snap = build_snapshot(model, generation_ + 1, groups, sticky_);
   if (!snap.ok()) {
     PORTICO_ERROR("reload failed: %s", snap.error().detail.c_str());
     return snap.error();
@@ -226,8 +248,10 @@ core::Result<uint64_t> Server::reload() {
   for (const std::string& w : model->warnings) PORTICO_WARN("%s", w.c_str());
   ++generation_;
   model_ = model;
+  target_groups_ = std::move(groups);
   snapshot_ = snap.value();
   for (auto& w : workers_) w->set_snapshot(snapshot_);
+  poke_prober();
   PORTICO_INFO("reload ok generation=%llu", static_cast<unsigned long long>(generation_));
   return generation_;
 }
@@ -246,6 +270,7 @@ std::string Server::render_metrics() {
   };
   std::map<std::string, Dist> dists;
   std::map<std::string, Orig> origins;
+  std::map<std::string, TargetGroupTotals> groups;
   uint64_t accepted = 0, closed = 0, rejected = 0, parse_errors = 0;
   for (auto& w : workers_) {
     WorkerStats& s = w->stats();
@@ -262,6 +287,12 @@ std::string Server::render_metrics() {
       o.hits += d->cache_hits.get();
       o.misses += d->cache_misses.get();
       o.stale += d->stale_served.get();
+    }
+    for (auto& [name, st] : s.target_groups) {
+      TargetGroupTotals& g = groups[name];
+      g.requests += st->requests.get();
+      g.target_5xx += st->target_5xx.get();
+      g.elb_5xx += st->elb_5xx.get();
     }
     for (auto& [key, st] : s.origins) {
       Orig& o = origins[key];
@@ -384,6 +415,9 @@ std::string Server::render_metrics() {
     std::snprintf(sum, sizeof sum, "%.6f", static_cast<double>(o.sum_us) / 1e6);
     line("portico_origin_latency_seconds_sum{origin=\"" + k + "\"} " + sum);
     line("portico_origin_latency_seconds_count{origin=\"" + k + "\"} " + std::to_string(o.count));
+  }
+  if (target_groups_) {
+    append_target_group_metrics(out, *target_groups_, groups, std::chrono::steady_clock::now());
   }
   return out;
 }

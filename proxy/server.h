@@ -21,6 +21,9 @@ namespace portico::proxy {
 
 class Worker;
 class Admin;
+namespace upstream {
+class Prober;
+}
 
 struct ServerOptions {
   std::string config_path;
@@ -53,6 +56,10 @@ class Server {
   // Main thread.
   Invalidations& invalidations() { return *invalidations_; }
   bool has_distribution(std::string_view id) const;
+  // Main thread: the live target groups of the current snapshot (admin API, prober, metrics).
+  const std::shared_ptr<routing::TargetGroupSet>& target_groups() const { return target_groups_; }
+  // Main thread: probe what is due now (after targets were registered through the admin API).
+  void poke_prober();
 
   // Called by a worker (any thread) when its loop has exited after draining.
   void worker_done();
@@ -66,6 +73,11 @@ class Server {
   std::shared_ptr<const config::Model> model_;
   SnapshotPtr snapshot_;
   uint64_t generation_ = 1;
+  // One TargetGroup per target group for the whole process, rebuilt from the previous set on
+  // reload; one sticky-cookie key per process.
+  std::shared_ptr<routing::TargetGroupSet> target_groups_;
+  std::shared_ptr<const routing::StickyCodec> sticky_;
+  std::unique_ptr<upstream::Prober> prober_;  // the process's one health checker
   config::Server settings_;
   int max_connections_;
   std::vector<std::unique_ptr<Worker>> workers_;

@@ -35,14 +35,38 @@ core::Status resolve_target(const std::string& host, uint16_t port, OriginTarget
   return {};
 }
 
+// ALB's side of a target connection: connect timeout 10 s, read = idle timeout, no retry.
+OriginTarget load_balancer_target(std::string stats_key, const config::LoadBalancerOrigin& o) {
+  OriginTarget t;
+  t.stats_key = std::move(stats_key);
+  t.connection_timeout = o.connection_timeout;
+  t.connection_attempts = 1;
+  t.read_timeout = o.read_timeout;
+  return t;
+}
+
 }  // namespace
 
 core::Result<SnapshotPtr> build_snapshot(std::shared_ptr<const config::Model> model,
-                                         uint64_t generation) {
+                                         uint64_t generation,
+                                         std::shared_ptr<routing::TargetGroupSet> target_groups,
+                                         std::shared_ptr<const routing::StickyCodec> sticky) {
   auto snap = std::make_shared<Snapshot>();
   snap->model = model;
   snap->generation = generation;
   snap->router = std::make_unique<routing::Router>(model);
+  snap->target_groups = target_groups ? std::move(target_groups)
+                                      : std::make_shared<routing::TargetGroupSet>(
+                                            *model, std::chrono::steady_clock::now());
+  snap->sticky = sticky
+                     ? std::move(sticky)
+                     : std::make_shared<const routing::StickyCodec>(routing::StickyKey::random());
+  for (const config::LoadBalancer& lb : model->load_balancers) {
+    LoadBalancerEntry& e = snap->load_balancers[&lb];
+    e.rules = std::make_unique<routing::ListenerRules>(model, lb);
+    e.upstream = load_balancer_target("lb/" + lb.name, config::LoadBalancerOrigin{});
+    for (const config::Listener& l : lb.listeners) snap->load_balancer_listeners[l.name] = &lb;
+  }
   for (const config::Distribution& d : model->distributions) {
     for (const config::Origin& o : d.origins) {
       OriginTarget t;
@@ -92,6 +116,8 @@ core::Result<SnapshotPtr> build_snapshot(std::shared_ptr<const config::Model> mo
               "(origin_access_control: none)",
               t.stats_key.c_str(), c.bucket.c_str(), c.region.c_str());
         }
+      } else if (o.kind == config::OriginKind::LoadBalancer) {
+        t = load_balancer_target(d.id + "/" + o.id, o.load_balancer);
       } else {
         continue;
       }

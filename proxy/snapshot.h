@@ -17,7 +17,10 @@
 #include "core/result.h"
 #include "origin/credentials.h"
 #include "origin/s3_errors.h"
+#include "routing/listener_rules.h"
 #include "routing/router.h"
+#include "routing/stickiness.h"
+#include "routing/target_group_set.h"
 
 namespace portico::proxy {
 
@@ -45,15 +48,35 @@ struct OriginTarget {
   std::optional<S3Access> s3;  // s3_origin only
 };
 
+// One load balancer of the snapshot: its compiled rules and the facts its targets share (ALB's
+// timeouts; stats_key "lb/NAME" for requests that arrive on its own listeners).
+struct LoadBalancerEntry {
+  std::unique_ptr<routing::ListenerRules> rules;
+  OriginTarget upstream;
+};
+
 struct Snapshot {
   std::shared_ptr<const config::Model> model;
   std::unique_ptr<routing::Router> router;
   uint64_t generation = 0;
-  std::unordered_map<const config::Origin*, OriginTarget> origins;  // custom and S3 origins
+  // custom, S3 and load_balancer origins (the latter without an address: each request's target
+  // gives it; see proxy/exchange_lb.cc)
+  std::unordered_map<const config::Origin*, OriginTarget> origins;
+  // The process's live target groups (owned by the Server, carried across reloads); never null.
+  std::shared_ptr<routing::TargetGroupSet> target_groups;
+  std::unordered_map<const config::LoadBalancer*, LoadBalancerEntry> load_balancers;
+  // Listener name -> the load balancer that owns it (load_balancers[].listeners).
+  std::unordered_map<std::string, const config::LoadBalancer*> load_balancer_listeners;
+  // The process-wide AWSALB / AWSALBTG cookie codec (key kept across reloads); never null.
+  std::shared_ptr<const routing::StickyCodec> sticky;
 
   const OriginTarget* target(const config::Origin* o) const {
     auto it = origins.find(o);
     return it == origins.end() ? nullptr : &it->second;
+  }
+  const LoadBalancerEntry* load_balancer(const config::LoadBalancer* lb) const {
+    auto it = load_balancers.find(lb);
+    return it == load_balancers.end() ? nullptr : &it->second;
   }
 };
 
@@ -61,8 +84,12 @@ using SnapshotPtr = std::shared_ptr<const Snapshot>;
 
 // Resolves every custom and S3 origin's host (getaddrinfo: blocking, so main thread only), reads
 // the credentials of S3 origins that sign (environment, ~/.aws/credentials: again at every
-// reload), and builds the router. Errors name the distribution and origin, never a secret.
-core::Result<SnapshotPtr> build_snapshot(std::shared_ptr<const config::Model> model,
-                                         uint64_t generation);
+// reload), and builds the router and each load balancer's rules. `target_groups` and `sticky`
+// are the Server's (null: fresh ones, for tests). Errors name the distribution and origin, never
+// a secret.
+core::Result<SnapshotPtr> build_snapshot(
+    std::shared_ptr<const config::Model> model, uint64_t generation,
+    std::shared_ptr<routing::TargetGroupSet> target_groups = nullptr,
+    std::shared_ptr<const routing::StickyCodec> sticky = nullptr);
 
 }  // namespace portico::proxy

@@ -536,11 +536,11 @@ TEST_CASE("error: origins required, non-empty, unique", "[config][error]") {
 TEST_CASE("error: origin kind", "[config][error]") {
   CHECK(load_error(with_origin("{id: o}")) ==
         "t.yaml:4:15: distributions[0].origins[0]: needs exactly one of custom_origin, "
-        "directory_origin or s3_origin");
+        "directory_origin, s3_origin or load_balancer");
   CHECK(load_error(with_origin(
             "{id: o, directory_origin: {path: .}, custom_origin: {url: \"http://h\"}}")) ==
         "t.yaml:4:15: distributions[0].origins[0]: has more than one of custom_origin, "
-        "directory_origin and s3_origin; pick one");
+        "directory_origin, s3_origin and load_balancer; pick one");
   CHECK(load_error(with_origin("{id: o, s3_origin: {bucket: b}}")) ==
         "t.yaml:4:43: distributions[0].origins[0].s3_origin.bucket: invalid bucket name 'b': must "
         "be 3 to 63 characters long");

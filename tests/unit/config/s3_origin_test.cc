@@ -172,7 +172,7 @@ TEST_CASE("error: s3_origin origin kinds are exclusive", "[config][s3][error]") 
                    "{bucket: abc, region: us-east-1}}]\n"
                    "    default_cache_behavior: {target_origin_id: o}\n") ==
         "t.yaml:4:15: distributions[0].origins[0]: has more than one of custom_origin, "
-        "directory_origin and s3_origin; pick one");
+        "directory_origin, s3_origin and load_balancer; pick one");
 }
 
 TEST_CASE("error: s3_origin bucket names follow S3's rules", "[config][s3][error]") {

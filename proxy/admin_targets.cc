@@ -1,0 +1,196 @@
+#include "proxy/admin_targets.h"
+
+#include <map>
+
+#include "routing/health.h"
+
+namespace portico::proxy {
+namespace {
+
+core::Error bad(std::string detail) {
+  return core::Error::make(core::ErrorKind::ParseError, core::Side::Downstream, std::move(detail));
+}
+
+std::string json_escape(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      out += ' ';
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+// A tiny cursor over the one JSON shape the registration API takes.
+struct Cursor {
+  std::string_view s;
+  size_t i = 0;
+
+  void ws() {
+    while (i < s.size() && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r')) ++i;
+  }
+  bool eat(char c) {
+    ws();
+    if (i < s.size() && s[i] == c) {
+      ++i;
+      return true;
+    }
+    return false;
+  }
+  // A string without escapes other than \" and \\ (addresses and keys need no more).
+  bool string(std::string& out) {
+    ws();
+    if (i >= s.size() || s[i] != '"') return false;
+    ++i;
+    out.clear();
+    while (i < s.size() && s[i] != '"') {
+      if (s[i] == '\\' && i + 1 < s.size()) ++i;
+      out += s[i++];
+    }
+    if (i >= s.size()) return false;
+    ++i;
+    return true;
+  }
+  bool number(int64_t& out) {
+    ws();
+    size_t start = i;
+    out = 0;
+    while (i < s.size() && s[i] >= '0' && s[i] <= '9' && i - start < 10) {
+      out = out * 10 + (s[i] - '0');
+      ++i;
+    }
+    return i > start;
+  }
+};
+
+}  // namespace
+
+core::Result<std::vector<TargetSpec>> json_targets(std::string_view json) {
+  Cursor c{json};
+  std::string key;
+  if (!c.eat('{') || !c.string(key) || key != "targets" || !c.eat(':') || !c.eat('[')) {
+    return bad("expected {\"targets\": [{\"id\": \"10.0.1.5\", \"port\": 8080}, ...]}");
+  }
+  std::vector<TargetSpec> out;
+  if (c.eat(']')) return bad("\"targets\" must not be empty");
+  do {
+    if (!c.eat('{')) return bad("each target must be an object {\"id\": ..., \"port\": ...}");
+    TargetSpec t;
+    bool has_id = false;
+    if (!c.eat('}')) {
+      do {
+        if (!c.string(key) || !c.eat(':')) return bad("invalid target object");
+        if (key == "id") {
+          if (!c.string(t.id)) return bad("\"id\" must be a string");
+          has_id = true;
+        } else if (key == "port") {
+          int64_t port = 0;
+          if (!c.number(port) || port < 1 || port > 65535) {
+            return bad("\"port\" must be a number in 1-65535");
+          }
+          t.port = static_cast<uint16_t>(port);
+        } else {
+          return bad("unknown key \"" + json_escape(key) + "\" (id, port)");
+        }
+      } while (c.eat(','));
+      if (!c.eat('}')) return bad("invalid target object");
+    }
+    if (!has_id) return bad("each target needs an \"id\"");
+    out.push_back(std::move(t));
+  } while (c.eat(','));
+  if (!c.eat(']') || !c.eat('}')) return bad("invalid \"targets\" list");
+  c.ws();
+  if (c.i != json.size()) return bad("trailing characters after the JSON object");
+  return out;
+}
+
+AdminAnswer change_targets(routing::TargetGroup& group, std::string_view body, bool register_them,
+                           routing::TargetGroup::TimePoint now) {
+  core::Result<std::vector<TargetSpec>> specs = json_targets(body);
+  if (!specs.ok()) {
+    return {400,
+            "{\"status\":\"error\",\"message\":\"" + json_escape(specs.error().detail) + "\"}\n"};
+  }
+  // Validate every address first, so a bad entry changes nothing (ELBv2 rejects the call).
+  std::vector<routing::TargetAddress> addresses;
+  for (const TargetSpec& t : *specs) {
+    std::optional<routing::IpAddress> ip = routing::IpAddress::parse(t.id);
+    if (!ip) {
+      return {400, "{\"status\":\"error\",\"message\":\"InvalidTarget: " + json_escape(t.id) +
+                       " is not an IP address\"}\n"};
+    }
+    addresses.push_back(routing::TargetAddress{*ip, t.port.value_or(group.config().port)});
+  }
+  for (const routing::TargetAddress& a : addresses) {
+    core::Status st =
+        register_them ? group.register_target(a, now) : group.deregister_target(a, now);
+    // Deregistering a target that is not registered is not an error for ELBv2 either.
+    if (!st.ok() && register_them) {
+      return {400,
+              "{\"status\":\"error\",\"message\":\"" + json_escape(st.error().detail) + "\"}\n"};
+    }
+  }
+  return {200, "{\"status\":\"ok\",\"targets\":" + std::to_string(addresses.size()) + "}\n"};
+}
+
+std::string describe_json(routing::TargetGroup& group, routing::TargetGroup::TimePoint now) {
+  group.expire_draining(now);
+  std::string out = "{\"target_group\":\"" + json_escape(group.name()) + "\",\"targets\":[";
+  bool first = true;
+  for (const routing::TargetStatus& t : group.describe(now)) {
+    if (!first) out += ',';
+    first = false;
+    out += "{\"id\":\"" + t.address.ip.to_string() +
+           "\",\"port\":" + std::to_string(t.address.port) + ",\"state\":\"" +
+           std::string(routing::target_state_name(t.state)) + "\",\"reason\":\"" +
+           std::string(routing::target_reason_code(t.reason)) + "\",\"description\":\"" +
+           std::string(routing::target_reason_description(t.reason)) +
+           "\",\"suspect\":" + (t.suspect ? "true" : "false") +
+           ",\"outstanding\":" + std::to_string(t.outstanding) + "}";
+  }
+  out += "]}\n";
+  return out;
+}
+
+void append_target_group_metrics(std::string& out, const routing::TargetGroupSet& set,
+                                 const std::map<std::string, TargetGroupTotals>& totals,
+                                 routing::TargetGroup::TimePoint now) {
+  auto family = [&](const char* name, const char* type, const char* help) {
+    out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
+  };
+  auto sample = [&](const char* name, const std::string& group, uint64_t v) {
+    out += std::string(name) + "{target_group=\"" + group + "\"} " + std::to_string(v) + "\n";
+  };
+  family("portico_target_group_healthy_hosts", "gauge", "Healthy targets (ALB HealthyHostCount).");
+  for (const auto& g : set.all())
+    sample("portico_target_group_healthy_hosts", g->name(), g->counts(now).healthy);
+  family("portico_target_group_unhealthy_hosts", "gauge",
+         "Unhealthy targets (ALB UnHealthyHostCount).");
+  for (const auto& g : set.all())
+    sample("portico_target_group_unhealthy_hosts", g->name(), g->counts(now).unhealthy);
+  auto total = [&](const std::string& name) {
+    auto it = totals.find(name);
+    return it == totals.end() ? TargetGroupTotals{} : it->second;
+  };
+  family("portico_target_group_requests_total", "counter", "Requests routed to the target group.");
+  for (const auto& g : set.all()) {
+    sample("portico_target_group_requests_total", g->name(), total(g->name()).requests);
+  }
+  family("portico_target_group_target_5xx_total", "counter",
+         "5xx responses from targets (ALB HTTPCode_Target_5XX_Count).");
+  for (const auto& g : set.all()) {
+    sample("portico_target_group_target_5xx_total", g->name(), total(g->name()).target_5xx);
+  }
+  family("portico_target_group_elb_5xx_total", "counter",
+         "5xx responses the load balancer made itself (ALB HTTPCode_ELB_5XX_Count).");
+  for (const auto& g : set.all()) {
+    sample("portico_target_group_elb_5xx_total", g->name(), total(g->name()).elb_5xx);
+  }
+}
+
+}  // namespace portico::proxy
