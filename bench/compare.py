@@ -751,6 +751,8 @@ def parse_args():
                     help="do not pin (for machines with one CPU)")
     ap.add_argument("--tmpdir", help="work dir (compare.sh passes its mktemp -d)")
     args = ap.parse_args()
+    # Servers run with their own config dir as working directory: a relative path would break.
+    args.portico_bin = os.path.abspath(args.portico_bin)
     if args.quick:
         args.rounds, args.duration = 1, 3
     names = [n.strip() for n in args.servers.split(",") if n.strip()]
