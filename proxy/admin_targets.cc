@@ -2,6 +2,7 @@
 
 #include <map>
 
+#include "proxy/response_writer.h"
 #include "routing/health.h"
 
 namespace portico::proxy {
@@ -9,21 +10,6 @@ namespace {
 
 core::Error bad(std::string detail) {
   return core::Error::make(core::ErrorKind::ParseError, core::Side::Downstream, std::move(detail));
-}
-
-std::string json_escape(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      out += ' ';
-    } else {
-      out += c;
-    }
-  }
-  return out;
 }
 
 // A tiny cursor over the one JSON shape the registration API takes.

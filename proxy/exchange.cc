@@ -251,6 +251,35 @@ void Exchange::append_edge_headers(std::string& out, std::string_view x_cache) {
   append_header(out, "X-Amz-Cf-Id", id_);
 }
 
+bool Exchange::begin_local(int status, const char* result_type) {
+  status_ = status;
+  result_type_ = result_type;
+  detailed_result_ = result_type;
+  response_started_ = true;
+  first_byte_at_ = std::chrono::steady_clock::now();
+  return keep_alive_possible();
+}
+
+void Exchange::finish_local(std::string& head, std::string_view content_type, std::string_view body,
+                            bool keep) {
+  if (!keep) {
+    append_header(head, "Connection", "close");
+  } else if (req_.version_minor == 0) {
+    append_header(head, "Connection", "keep-alive");  // HTTP/1.0 persistence (RFC 9112 §9.3)
+  }
+  head += "\r\n";
+  evbuffer* out = conn_.output();
+  evbuffer_add(out, head.data(), head.size());
+  sent_bytes_ += head.size();
+  if (req_.method != core::Method::Head) {
+    evbuffer_add(out, body.data(), body.size());
+    sent_bytes_ += body.size();
+  }
+  content_type_ = content_type;  // a literal or the Model's (the snapshot keeps it alive)
+  content_len_ = static_cast<int64_t>(body.size());
+  complete(keep);
+}
+
 void Exchange::complete(bool keep_alive) {
   response_complete_ = true;
   phase_ = Phase::Done;

@@ -148,6 +148,13 @@ class Exchange final : public http1::ResponseEvents {
   std::optional<cache::Encoding> vary_encoding() const;
   void cancel_cache(bool abort_fill);
   void write_log();
+  // Starts a response Portico makes itself (status, result type, first byte time) and returns
+  // whether the connection can stay open; finish_local() then ends `head` (already holding the
+  // status line and fields) with Connection handling, queues head and body (none for HEAD) and
+  // completes the exchange.
+  bool begin_local(int status, const char* result_type);
+  void finish_local(std::string& head, std::string_view content_type, std::string_view body,
+                    bool keep);
   bool try_error_page(int status);
   void apply_default_root_object();
   void start_upstream();

@@ -61,6 +61,21 @@ bool delivery_skips(std::string_view name) {
          core::iequals(name, "x-amz-cf-pop") || core::iequals(name, "x-amz-cf-id");
 }
 
+// The freshness facts stored with an object (RFC 9111 §4.2.3 ages, the plan's lifetimes).
+cache::Timing timing_of(const cache::StoragePlan& plan, const core::Headers& headers,
+                        int64_t request_s, int64_t now_ms) {
+  cache::Timing t;
+  t.request_time = request_s;
+  t.response_time_ms = now_ms;
+  t.corrected_initial_age = cache::corrected_initial_age(headers, request_s, now_ms / 1000);
+  t.ttl = plan.ttl_s;
+  t.stale_while_revalidate = plan.stale_while_revalidate_s;
+  t.stale_if_error = plan.stale_if_error_s;
+  t.must_revalidate = plan.must_revalidate;
+  t.error_response = plan.error_response;
+  return t;
+}
+
 void release_body_ref(const void* /*data*/, size_t /*len*/, void* body) {
   static_cast<cache::Body*>(body)->unref();
 }
@@ -386,14 +401,8 @@ bool Exchange::fill_response_head() {
     cache::StoragePlan plan =
         cache::plan_storage(*c.policy, core::Method::Get, merged.status, merged.headers, now,
                             std::nullopt, authorization_shared());
-    cache::Timing t = c.stale->timing();
-    t.request_time = request_s;
-    t.response_time_ms = now_ms;
-    t.corrected_initial_age = cache::corrected_initial_age(merged.headers, request_s, now);
-    t.ttl = plan.ttl_s;
-    t.stale_while_revalidate = plan.stale_while_revalidate_s;
-    t.stale_if_error = plan.stale_if_error_s;
-    t.must_revalidate = plan.must_revalidate;
+    cache::Timing t = timing_of(plan, merged.headers, request_s, now_ms);
+    t.error_response = c.stale->timing().error_response;
     prepare_object(*c.fill, merged);
     c.fill->set_ready(std::move(merged), t, c.stale->vary_key(), c.stale->body_ref());
     c.stale->end_revalidation();
@@ -495,15 +504,7 @@ bool Exchange::fill_response_head() {
       stored.headers.add("Vary", "Accept-Encoding");
     }
   }
-  cache::Timing t;
-  t.request_time = request_s;
-  t.response_time_ms = now_ms;
-  t.corrected_initial_age = cache::corrected_initial_age(h.headers, request_s, now);
-  t.ttl = plan.ttl_s;
-  t.stale_while_revalidate = plan.stale_while_revalidate_s;
-  t.stale_if_error = plan.stale_if_error_s;
-  t.must_revalidate = plan.must_revalidate;
-  t.error_response = plan.error_response;
+  cache::Timing t = timing_of(plan, h.headers, request_s, now_ms);
   int64_t expected = (!compress && h.framing == core::BodyFraming::Length)
                          ? static_cast<int64_t>(h.content_length)
                          : -1;

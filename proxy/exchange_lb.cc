@@ -355,12 +355,8 @@ bool Exchange::lb_fail(int status) {
 // header; through a distribution, CloudFront's Via and X-Cache/X-Amz-Cf-* as well.
 void Exchange::lb_respond(int status, std::string_view content_type, std::string_view body,
                           std::string_view location) {
-  status_ = status;
-  result_type_ = status >= 400 ? "Error" : (status >= 300 && status < 400 ? "Redirect" : "Miss");
-  detailed_result_ = result_type_;
-  response_started_ = true;
-  first_byte_at_ = std::chrono::steady_clock::now();
-  bool keep = keep_alive_possible();
+  bool keep = begin_local(
+      status, status >= 400 ? "Error" : (status >= 300 && status < 400 ? "Redirect" : "Miss"));
   std::string& head = head_scratch();
   append_status_line(head, status, alb_reason(status));
   append_header(head, "Server", "awselb/2.0");
@@ -373,22 +369,7 @@ void Exchange::lb_respond(int status, std::string_view content_type, std::string
     append_via(head, {}, distribution_->via_host);
     append_edge_headers(head, status >= 400 ? "Error from cloudfront" : "Miss from cloudfront");
   }
-  if (!keep) {
-    append_header(head, "Connection", "close");
-  } else if (req_.version_minor == 0) {
-    append_header(head, "Connection", "keep-alive");
-  }
-  head += "\r\n";
-  evbuffer* out = conn_.output();
-  evbuffer_add(out, head.data(), head.size());
-  sent_bytes_ += head.size();
-  if (req_.method != core::Method::Head) {
-    evbuffer_add(out, body.data(), body.size());
-    sent_bytes_ += body.size();
-  }
-  content_type_ = content_type;  // a literal or the Model's (the snapshot keeps it alive)
-  content_len_ = static_cast<int64_t>(body.size());
-  complete(keep);
+  finish_local(head, content_type, body, keep);
 }
 
 }  // namespace portico::proxy

@@ -191,12 +191,7 @@ bool Exchange::s3_admit() {
 // what CloudFront then shows); custom_error_responses apply as to any 403 from the origin.
 void Exchange::s3_access_denied() {
   if (try_error_page(403)) return;
-  status_ = 403;
-  result_type_ = "Error";
-  detailed_result_ = "Error";
-  response_started_ = true;
-  first_byte_at_ = std::chrono::steady_clock::now();
-  bool keep = keep_alive_possible();
+  bool keep = begin_local(403, "Error");
   std::string_view body = origin::kAccessDeniedBody;
   std::string& head = head_scratch();
   append_status_line(head, 403, {});
@@ -206,22 +201,7 @@ void Exchange::s3_access_denied() {
   append_header(head, "Server", "AmazonS3");
   append_via(head, {}, distribution_->via_host);
   append_edge_headers(head, "Error from cloudfront");
-  if (!keep) {
-    append_header(head, "Connection", "close");
-  } else if (req_.version_minor == 0) {
-    append_header(head, "Connection", "keep-alive");
-  }
-  head += "\r\n";
-  evbuffer* out = conn_.output();
-  evbuffer_add(out, head.data(), head.size());
-  sent_bytes_ += head.size();
-  if (req_.method != core::Method::Head) {
-    evbuffer_add(out, body.data(), body.size());
-    sent_bytes_ += body.size();
-  }
-  content_type_ = "application/xml";
-  content_len_ = static_cast<int64_t>(body.size());
-  complete(keep);
+  finish_local(head, "application/xml", body, keep);
 }
 
 // The S3 request on a ready connection: built as a RequestHead, signed, then serialized.

@@ -4,6 +4,7 @@
 #include <random>
 
 #include "core/log.h"
+#include "proxy/response_writer.h"
 
 namespace portico::proxy {
 namespace {
@@ -126,22 +127,7 @@ std::string iso_now() {
   return b;
 }
 
-std::string json_quote(std::string_view s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      char b[8];
-      std::snprintf(b, sizeof b, "\\u%04x", c);
-      out += b;
-    } else {
-      out += c;
-    }
-  }
-  return out + "\"";
-}
+std::string json_quote(std::string_view s) { return "\"" + json_escape(s) + "\""; }
 
 }  // namespace
 

@@ -2,6 +2,7 @@
 
 #include <event2/buffer.h>
 
+#include <cstdio>
 #include <ctime>
 
 #include "core/clock.h"
@@ -72,6 +73,24 @@ void write_error_response(evbuffer* out, const LocalResponse& r) {
   head += "\r\n";
   evbuffer_add(out, head.data(), head.size());
   if (!r.head_only) evbuffer_add(out, body.data(), body.size());
+}
+
+std::string json_escape(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (char c : s) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      char b[8];
+      std::snprintf(b, sizeof b, "\\u%04x", static_cast<unsigned>(static_cast<unsigned char>(c)));
+      out += b;
+    } else {
+      out += c;
+    }
+  }
+  return out;
 }
 
 }  // namespace portico::proxy

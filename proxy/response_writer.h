@@ -32,6 +32,8 @@ void append_header(std::string& out, std::string_view name, std::string_view val
 // "Via: [<earlier>, ]1.1 <via_host> (CloudFront)\r\n": CloudFront's Via, appended to any Via the
 // message already carried (RFC 9110 §7.6.3).
 void append_via(std::string& out, std::string_view earlier, std::string_view via_host);
+// `s` escaped for use inside a JSON string (RFC 8259 §7): quote, backslash, control characters.
+std::string json_escape(std::string_view s);
 // Current time as an IMF-fixdate, cached per second per thread.
 std::string_view http_date_now();
 
