@@ -235,4 +235,31 @@ bool if_range_matches(std::string_view if_range, std::string_view etag, int64_t 
   return date >= 0 && last_modified_sec >= 0 && date == last_modified_sec;
 }
 
+int select_status(const core::RequestHead& request, std::string_view etag,
+                  int64_t last_modified_sec, int64_t size, std::vector<ByteRange>* ranges) {
+  ranges->clear();
+  switch (evaluate_preconditions(request, etag, last_modified_sec)) {
+    case Precondition::NotModified:
+      return 304;
+    case Precondition::Failed:
+      return 412;
+    case Precondition::Proceed:
+      break;
+  }
+  const std::string* range = request.headers.get("range");
+  if (range == nullptr || request.method != core::Method::Get || size < 0) return 200;
+  const std::string* if_range = request.headers.get("if-range");
+  if (if_range != nullptr && !if_range_matches(*if_range, etag, last_modified_sec)) return 200;
+  switch (parse_range(*range, static_cast<uint64_t>(size), ranges)) {
+    case RangeResult::Ignore:
+      ranges->clear();
+      return 200;
+    case RangeResult::Unsatisfiable:
+      return 416;
+    case RangeResult::Satisfiable:
+      return 206;
+  }
+  return 200;
+}
+
 }  // namespace portico::origin

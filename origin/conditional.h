@@ -58,4 +58,11 @@ bool if_range_matches(std::string_view if_range, std::string_view etag, int64_t 
 // "*" is not handled here. Unparseable tails end the list.
 bool etag_list_matches(std::string_view list, std::string_view etag, bool weak_comparison);
 
+// The status a GET/HEAD for a stored or local 200 representation gets: 304 or 412 from the
+// preconditions (RFC 9110 §13.2.2), then for GET 206 or 416 from Range when If-Range (if any)
+// matches (§13.1.5, §14.2), else 200. `size` < 0 (not known yet) ignores Range. `ranges` is
+// filled for 206.
+int select_status(const core::RequestHead& request, std::string_view etag,
+                  int64_t last_modified_sec, int64_t size, std::vector<ByteRange>* ranges);
+
 }  // namespace portico::origin

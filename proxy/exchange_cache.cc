@@ -744,35 +744,7 @@ void Exchange::deliver(const cache::ObjectRef& object, const char* x_cache, cons
   int64_t last_modified = object->last_modified();
   std::string_view content_type = stored.headers.get_or("content-type");
   std::vector<origin::ByteRange> ranges;
-  if (status == 200) {
-    switch (origin::evaluate_preconditions(req_, etag, last_modified)) {
-      case origin::Precondition::NotModified:
-        status = 304;
-        break;
-      case origin::Precondition::Failed:
-        status = 412;
-        break;
-      case origin::Precondition::Proceed:
-        break;
-    }
-    const std::string* range = req_.headers.get("range");
-    if (status == 200 && range != nullptr && req_.method == core::Method::Get && total >= 0) {
-      const std::string* if_range = req_.headers.get("if-range");
-      if (if_range == nullptr || origin::if_range_matches(*if_range, etag, last_modified)) {
-        switch (origin::parse_range(*range, static_cast<uint64_t>(total), &ranges)) {
-          case origin::RangeResult::Ignore:
-            ranges.clear();
-            break;
-          case origin::RangeResult::Unsatisfiable:
-            status = 416;
-            break;
-          case origin::RangeResult::Satisfiable:
-            status = 206;
-            break;
-        }
-      }
-    }
-  }
+  if (status == 200) status = origin::select_status(req_, etag, last_modified, total, &ranges);
   status_ = status;
   content_type_ = content_type;
   c.segments.clear();

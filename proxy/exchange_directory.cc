@@ -55,35 +55,13 @@ void Exchange::serve_directory() {
   std::string_view lm(last_modified, lm_len);
   content_type_ = origin::content_type_for(info.path);
 
-  int status = 200;
   std::vector<origin::ByteRange> ranges;
-  switch (origin::evaluate_preconditions(req_, etag, info.mtime_sec)) {
-    case origin::Precondition::NotModified:
-      status = 304;
-      break;
-    case origin::Precondition::Failed:
-      ::close(fd);
-      fail(412, "A precondition given in the request failed.");
-      return;
-    case origin::Precondition::Proceed:
-      break;
-  }
-  const std::string* range = req_.headers.get("range");
-  if (status == 200 && range != nullptr && req_.method == core::Method::Get) {
-    const std::string* if_range = req_.headers.get("if-range");
-    if (if_range == nullptr || origin::if_range_matches(*if_range, etag, info.mtime_sec)) {
-      switch (origin::parse_range(*range, info.size, &ranges)) {
-        case origin::RangeResult::Ignore:
-          ranges.clear();
-          break;
-        case origin::RangeResult::Unsatisfiable:
-          status = 416;
-          break;
-        case origin::RangeResult::Satisfiable:
-          status = 206;
-          break;
-      }
-    }
+  int status =
+      origin::select_status(req_, etag, info.mtime_sec, static_cast<int64_t>(info.size), &ranges);
+  if (status == 412) {
+    ::close(fd);
+    fail(412, "A precondition given in the request failed.");
+    return;
   }
 
   bool keep = keep_alive_possible();

@@ -230,3 +230,22 @@ TEST_CASE("If-Range", "[conditional]") {
   CHECK_FALSE(if_range_matches("garbage", kEtag, kLastModified));
   CHECK_FALSE(if_range_matches("", kEtag, kLastModified));
 }
+
+TEST_CASE("select_status: preconditions first, then Range and If-Range", "[conditional]") {
+  using portico::origin::select_status;
+  std::vector<portico::origin::ByteRange> r;
+  const std::string etag = "\"e1\"";
+  CHECK(select_status(request(Method::Get, {}), etag, 1000, 100, &r) == 200);
+  CHECK(select_status(request(Method::Get, {{"if-none-match", "\"e1\""}}), etag, 1000, 100, &r) ==
+        304);
+  CHECK(select_status(request(Method::Get, {{"if-match", "\"zz\""}}), etag, 1000, 100, &r) == 412);
+  CHECK(select_status(request(Method::Get, {{"range", "bytes=0-9"}}), etag, 1000, 100, &r) == 206);
+  REQUIRE(r.size() == 1);
+  CHECK(r[0].last == 9);
+  CHECK(select_status(request(Method::Get, {{"range", "bytes=200-"}}), etag, 1000, 100, &r) == 416);
+  CHECK(select_status(request(Method::Head, {{"range", "bytes=0-9"}}), etag, 1000, 100, &r) == 200);
+  CHECK(select_status(request(Method::Get, {{"range", "bytes=0-9"}, {"if-range", "\"other\""}}),
+                      etag, 1000, 100, &r) == 200);
+  CHECK(select_status(request(Method::Get, {{"range", "bytes=0-9"}}), etag, 1000, -1, &r) == 200);
+  CHECK(r.empty());
+}
