@@ -3,16 +3,6 @@
 namespace portico::cache {
 namespace {
 
-bool is_ows(char c) { return c == ' ' || c == '\t'; }
-
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
-
-std::string_view trim_ows(std::string_view s) {
-  while (!s.empty() && is_ows(s.front())) s.remove_prefix(1);
-  while (!s.empty() && is_ows(s.back())) s.remove_suffix(1);
-  return s;
-}
-
 // 1*DIGIT, saturating at kMaxDeltaSeconds; nullopt when not all digits or empty.
 std::optional<int64_t> parse_delta(std::string_view s) {
   if (s.empty()) return std::nullopt;
@@ -43,19 +33,20 @@ class Parser {
     size_t i = 0;
     const size_t n = value.size();
     while (i < n) {
-      while (i < n && (is_ows(value[i]) || value[i] == ',')) ++i;
+      while (i < n && (core::is_ows(value[i]) || value[i] == ',')) ++i;
       if (i == n) break;
       Member m;
       size_t start = i;
-      while (i < n && value[i] != ',' && value[i] != '=' && value[i] != '"' && !is_ows(value[i])) {
+      while (i < n && value[i] != ',' && value[i] != '=' && value[i] != '"' &&
+             !core::is_ows(value[i])) {
         ++i;
       }
       m.name = value.substr(start, i - start);
-      while (i < n && is_ows(value[i])) ++i;
+      while (i < n && core::is_ows(value[i])) ++i;
       if (i < n && value[i] == '=') {
         m.has_arg = true;
         ++i;
-        while (i < n && is_ows(value[i])) ++i;
+        while (i < n && core::is_ows(value[i])) ++i;
         if (i < n && value[i] == '"') {
           bool closed = read_quoted(value, &i);
           m.arg = scratch_;
@@ -63,11 +54,11 @@ class Parser {
         } else {
           size_t arg_start = i;
           while (i < n && value[i] != ',' && value[i] != '"') ++i;
-          m.arg = trim_ows(value.substr(arg_start, i - arg_start));
+          m.arg = core::trim_ows(value.substr(arg_start, i - arg_start));
         }
       }
       // Whatever remains before the next comma (outside quotes) makes the member malformed.
-      while (i < n && is_ows(value[i])) ++i;
+      while (i < n && core::is_ows(value[i])) ++i;
       if (i < n && value[i] != ',') {
         m.malformed = true;
         skip_to_comma(value, &i);
@@ -142,10 +133,10 @@ class Parser {
     std::string_view list = m.arg;
     while (!list.empty()) {
       size_t comma = list.find(',');
-      std::string_view item = trim_ows(list.substr(0, comma));
+      std::string_view item = core::trim_ows(list.substr(0, comma));
       if (!item.empty()) {
         std::string name(item);
-        for (char& c : name) c = lower(c);
+        for (char& c : name) c = core::ascii_lower(c);
         fields.push_back(std::move(name));
       }
       if (comma == std::string_view::npos) break;

@@ -8,6 +8,8 @@
 #include <array>
 #include <climits>
 
+#include "core/http.h"
+
 namespace portico::cache {
 
 namespace {
@@ -192,8 +194,6 @@ static_assert(std::is_sorted(kCompressibleTypes.begin(), kCompressibleTypes.end(
 
 constexpr size_t kMaxTypeLength = 32;  // longer than every entry above
 
-bool is_ows(char c) { return c == ' ' || c == '\t'; }
-
 }  // namespace
 
 Compressor::~Compressor() = default;
@@ -225,14 +225,11 @@ std::string_view coding_token(Coding c) {
 }
 
 bool compressible_content_type(std::string_view content_type) {
-  std::string_view type = content_type.substr(0, content_type.find(';'));
-  while (!type.empty() && is_ows(type.front())) type.remove_prefix(1);
-  while (!type.empty() && is_ows(type.back())) type.remove_suffix(1);
+  std::string_view type = core::trim_ows(content_type.substr(0, content_type.find(';')));
   if (type.empty() || type.size() > kMaxTypeLength) return false;
   std::array<char, kMaxTypeLength> buf;
   for (size_t i = 0; i < type.size(); ++i) {
-    char ch = type[i];
-    buf[i] = (ch >= 'A' && ch <= 'Z') ? static_cast<char>(ch - 'A' + 'a') : ch;
+    buf[i] = core::ascii_lower(type[i]);
   }
   std::string_view lower(buf.data(), type.size());
   return std::binary_search(kCompressibleTypes.begin(), kCompressibleTypes.end(), lower);

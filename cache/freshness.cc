@@ -9,19 +9,11 @@
 namespace portico::cache {
 namespace {
 
-bool is_ows(char c) { return c == ' ' || c == '\t'; }
-
-std::string_view trim_ows(std::string_view s) {
-  while (!s.empty() && is_ows(s.front())) s.remove_prefix(1);
-  while (!s.empty() && is_ows(s.back())) s.remove_suffix(1);
-  return s;
-}
-
 // Epoch seconds of the first `name` field, or nullopt when absent or not an HTTP-date.
 std::optional<int64_t> date_field(const core::Headers& h, std::string_view name) {
   const std::string* v = h.get(name);
   if (v == nullptr) return std::nullopt;
-  std::string_view s = trim_ows(*v);
+  std::string_view s = core::trim_ows(*v);
   int64_t t = core::parse_http_date(s.data(), s.size());
   if (t < 0) return std::nullopt;
   return t;
@@ -35,12 +27,12 @@ std::optional<int64_t> expires_lifetime(const core::Headers& h, int64_t date) {
     if (!core::iequals(f.name, "expires")) continue;
     if (first == nullptr) {
       first = &f.value;
-    } else if (trim_ows(f.value) != trim_ows(*first)) {
+    } else if (core::trim_ows(f.value) != core::trim_ows(*first)) {
       return 0;
     }
   }
   if (first == nullptr) return std::nullopt;
-  std::string_view s = trim_ows(*first);
+  std::string_view s = core::trim_ows(*first);
   int64_t expires = core::parse_http_date(s.data(), s.size());
   if (expires < 0) return 0;
   return std::clamp<int64_t>(expires - date, 0, kMaxDeltaSeconds);
@@ -180,7 +172,7 @@ int64_t corrected_initial_age(const core::Headers& resp, int64_t request_time_s,
   int64_t age_value = 0;
   if (const std::string* age = resp.get("age")) {
     std::string_view v = *age;
-    v = trim_ows(v.substr(0, v.find(',')));
+    v = core::trim_ows(v.substr(0, v.find(',')));
     bool valid = !v.empty();
     int64_t n = 0;
     for (char c : v) {

@@ -10,16 +10,6 @@ namespace {
 using config::ItemBehavior;
 using config::ItemSet;
 
-bool is_ows(char c) { return c == ' ' || c == '\t'; }
-
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
-
-std::string_view trim_ows(std::string_view s) {
-  while (!s.empty() && is_ows(s.front())) s.remove_prefix(1);
-  while (!s.empty() && is_ows(s.back())) s.remove_suffix(1);
-  return s;
-}
-
 bool starts_with_ci(std::string_view s, std::string_view prefix) {
   return s.size() >= prefix.size() && core::iequals(s.substr(0, prefix.size()), prefix);
 }
@@ -65,7 +55,7 @@ void append_field(std::string& out, char tag, std::string_view v) {
 
 void append_field_lower(std::string& out, char tag, std::string_view v) {
   append_length(out, tag, v.size());
-  for (char c : v) out += lower(c);
+  for (char c : v) out += core::ascii_lower(c);
 }
 
 // Calls fn(param, name) for each non-empty '&'-separated segment of a query string.
@@ -89,10 +79,10 @@ void for_each_cookie(const core::Headers& headers, Fn&& fn) {
     std::string_view v = h.value;
     while (!v.empty()) {
       size_t semi = v.find(';');
-      std::string_view pair = trim_ows(v.substr(0, semi));
+      std::string_view pair = core::trim_ows(v.substr(0, semi));
       size_t eq = pair.find('=');
       if (eq != std::string_view::npos) {
-        std::string_view name = trim_ows(pair.substr(0, eq));
+        std::string_view name = core::trim_ows(pair.substr(0, eq));
         if (!name.empty()) fn(name, pair);
       }
       if (semi == std::string_view::npos) break;
@@ -181,10 +171,10 @@ enum class Acceptance : uint8_t { Unlisted, Accepted, Refused };
 bool positive_weight(std::string_view params) {
   while (!params.empty()) {
     size_t semi = params.find(';');
-    std::string_view param = trim_ows(params.substr(0, semi));
+    std::string_view param = core::trim_ows(params.substr(0, semi));
     size_t eq = param.find('=');
-    if (eq != std::string_view::npos && core::iequals(trim_ows(param.substr(0, eq)), "q")) {
-      std::string_view q = trim_ows(param.substr(eq + 1));
+    if (eq != std::string_view::npos && core::iequals(core::trim_ows(param.substr(0, eq)), "q")) {
+      std::string_view q = core::trim_ows(param.substr(eq + 1));
       bool digits = false;
       bool nonzero = false;
       bool dot = false;
@@ -221,9 +211,9 @@ Encoding normalize_accept_encoding(std::string_view accept_encoding, const confi
   std::string_view list = accept_encoding;
   while (!list.empty()) {
     size_t comma = list.find(',');
-    std::string_view member = trim_ows(list.substr(0, comma));
+    std::string_view member = core::trim_ows(list.substr(0, comma));
     size_t semi = member.find(';');
-    std::string_view coding = trim_ows(member.substr(0, semi));
+    std::string_view coding = core::trim_ows(member.substr(0, semi));
     bool accepted =
         positive_weight(semi == std::string_view::npos ? std::string_view{} : member.substr(semi));
     if (core::iequals(coding, "gzip") || core::iequals(coding, "x-gzip")) {

@@ -7,21 +7,11 @@
 namespace portico::cache {
 namespace {
 
-bool is_ows(char c) { return c == ' ' || c == '\t'; }
-
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
-
-std::string_view trim_ows(std::string_view s) {
-  while (!s.empty() && is_ows(s.front())) s.remove_prefix(1);
-  while (!s.empty() && is_ows(s.back())) s.remove_suffix(1);
-  return s;
-}
-
 bool iless(std::string_view a, std::string_view b) {
   size_t n = std::min(a.size(), b.size());
   for (size_t i = 0; i < n; ++i) {
-    char x = lower(a[i]);
-    char y = lower(b[i]);
+    char x = core::ascii_lower(a[i]);
+    char y = core::ascii_lower(b[i]);
     if (x != y) return x < y;
   }
   return a.size() < b.size();
@@ -35,7 +25,7 @@ void for_each_vary_member(const core::Headers& response, Fn&& fn) {
     std::string_view v = h.value;
     while (!v.empty()) {
       size_t comma = v.find(',');
-      std::string_view name = trim_ows(v.substr(0, comma));
+      std::string_view name = core::trim_ows(v.substr(0, comma));
       if (!name.empty()) fn(name);
       if (comma == std::string_view::npos) break;
       v.remove_prefix(comma + 1);
@@ -61,7 +51,7 @@ bool normalized_value(const core::Headers& request, std::string_view name, Sink&
   bool after_comma = false;
   bool pending_space = false;
   auto feed = [&](char c) {
-    if (is_ows(c)) {
+    if (core::is_ows(c)) {
       pending_space = true;
     } else if (c == ',') {
       sink(',');
@@ -88,7 +78,7 @@ bool normalized_value(const core::Headers& request, std::string_view name, Sink&
 void append_name(std::string& out, std::string_view name, const core::Headers& request,
                  std::optional<Encoding> encoding) {
   append_length(out, 'H', name.size());
-  for (char c : name) out += lower(c);
+  for (char c : name) out += core::ascii_lower(c);
   if (encoding.has_value() && core::iequals(name, "accept-encoding")) {
     out += 'E';
     out += static_cast<char>('0' + static_cast<int>(*encoding));

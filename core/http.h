@@ -31,6 +31,16 @@ inline bool iequals(std::string_view a, std::string_view b) {
 }
 std::string to_lower(std::string_view s);
 
+// RFC 9110 §5.6.3 optional whitespace (SP / HTAB), the ASCII lower case of one character, and a
+// field value trimmed of OWS at both ends.
+inline bool is_ows(char c) { return c == ' ' || c == '\t'; }
+inline char ascii_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
+inline std::string_view trim_ows(std::string_view s) {
+  while (!s.empty() && is_ows(s.front())) s.remove_prefix(1);
+  while (!s.empty() && is_ows(s.back())) s.remove_suffix(1);
+  return s;
+}
+
 struct Header {
   std::string name;
   std::string value;

@@ -456,14 +456,7 @@ void Exchange::on_upstream_ready() {
   for (const config::OriginCustomHeader& ch : origin_->custom_headers) {
     append_header(head, ch.header_name, ch.header_value);
   }
-  append_via(head, viewer_via, distribution_->via_host);
-  head += "X-Forwarded-For: ";
-  if (!viewer_xff.empty()) {
-    head += viewer_xff;
-    head += ", ";
-  }
-  head += conn_.client_ip();
-  head += "\r\n";
+  append_forwarding(head, viewer_via, viewer_xff);
   append_header(head, "X-Amz-Cf-Id", id_);
   if (cache_) append_fill_request_headers(head);
   send_request_head(head);
@@ -499,6 +492,19 @@ void Exchange::send_request_head(std::string& head) {
   }
   set_up_reading(true);
   flush_now(up_);
+}
+
+// CloudFront's Via (appended to the viewer's) and X-Forwarded-For (client IP appended).
+void Exchange::append_forwarding(std::string& head, std::string_view viewer_via,
+                                 std::string_view viewer_xff) {
+  append_via(head, viewer_via, distribution_->via_host);
+  head += "X-Forwarded-For: ";
+  if (!viewer_xff.empty()) {
+    head += viewer_xff;
+    head += ", ";
+  }
+  head += conn_.client_ip();
+  head += "\r\n";
 }
 
 bool Exchange::body_wanted() const {

@@ -148,6 +148,8 @@ class Exchange final : public http1::ResponseEvents {
   std::optional<cache::Encoding> vary_encoding() const;
   void cancel_cache(bool abort_fill);
   void write_log();
+  void append_forwarding(std::string& head, std::string_view viewer_via,
+                         std::string_view viewer_xff);
   // Starts a response Portico makes itself (status, result type, first byte time) and returns
   // whether the connection can stay open; finish_local() then ends `head` (already holding the
   // status line and fields) with Connection handling, queues head and body (none for HEAD) and

@@ -299,14 +299,7 @@ void Exchange::s3_send_request() {
   head += " HTTP/1.1\r\n";
   for (const core::Header& h : o.headers) append_header(head, h.name, h.value);
   // Added after signing, as a proxy would: S3 does not need them signed.
-  append_via(head, viewer_via, distribution_->via_host);
-  head += "X-Forwarded-For: ";
-  if (!viewer_xff.empty()) {
-    head += viewer_xff;
-    head += ", ";
-  }
-  head += conn_.client_ip();
-  head += "\r\n";
+  append_forwarding(head, viewer_via, viewer_xff);
   send_request_head(head);
 }
 
