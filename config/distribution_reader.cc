@@ -596,8 +596,6 @@ void DistributionReader::read_behavior(const Field& f, bool is_default, const Di
       b.viewer_protocol_policy = policy_name == "https-only"
                                      ? ViewerProtocolPolicy::HttpsOnly
                                      : ViewerProtocolPolicy::RedirectToHttps;
-      diag_.warn(policy.mark, policy.path,
-                 policy_name + " behaves like allow-all until TLS listeners exist");
     } else {
       diag_.error(policy.mark, policy.path,
                   "must be allow-all, redirect-to-https or https-only, got " + quote(policy_name));

@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "config/certificate_reader.h"
 #include "config/values.h"
 #include "core/http.h"
 
@@ -615,22 +616,16 @@ void read_lb_listeners(Diagnostics& diag, const Field& f, const Model& model, Lo
     return;
   }
   for (const Field& item : items) {
-    MapReader r(diag, item, {"name", "address", "protocol", "certificates", "ssl_policy"});
+    MapReader r(
+        diag, item,
+        {"name", "address", "protocol", "certificates", "ssl_policy", "http2", "unknown_sni"});
     Listener l;
     l.loc = diag.loc(item.mark);
     Field name = r.require("name");
     Field address = r.require("address");
-    Field protocol = r.get("protocol");
     std::string text;
-    std::string proto = "HTTP";
     if (!read_nonempty_string(diag, name, l.name) || !read_nonempty_string(diag, address, text) ||
-        !read_string(diag, protocol, proto) || diag.failed()) {
-      return;
-    }
-    if (proto != "HTTP") {
-      diag.error(protocol.mark, protocol.path,
-                 proto == "HTTPS" ? "HTTPS listeners need certificates (not supported yet)"
-                                  : "must be HTTP or HTTPS, got " + quote(proto));
+        diag.failed() || !read_listener_protocol(diag, r, model, /*load_balancer=*/true, l)) {
       return;
     }
     core::Result<HostPort> hp = parse_listen_address(text);
@@ -867,6 +862,33 @@ void read_target_group(Diagnostics& diag, const Field& f, Model& model, TargetGr
   }
 }
 
+// `attributes:` (ELBv2 LoadBalancerAttribute keys in snake_case).
+void read_lb_attributes(Diagnostics& diag, const Field& f, LoadBalancerAttributes& a) {
+  MapReader r(diag, f, {"xff_header_processing_mode", "xff_client_port"});
+  Field mode = r.get("xff_header_processing_mode");
+  std::string m;
+  if (read_string(diag, mode, m) && mode.present) {
+    // routing.http.xff_header_processing.mode: append (default), preserve or remove.
+    if (m == "append") {
+      a.xff_header_processing_mode = XffHeaderProcessingMode::Append;
+    } else if (m == "preserve") {
+      a.xff_header_processing_mode = XffHeaderProcessingMode::Preserve;
+    } else if (m == "remove") {
+      a.xff_header_processing_mode = XffHeaderProcessingMode::Remove;
+    } else {
+      diag.error(mode.mark, mode.path, "must be append, preserve or remove, got " + quote(m));
+    }
+  }
+  Field port = r.get("xff_client_port");
+  read_bool(diag, port, a.xff_client_port);
+  // routing.http.xff_client_port.enabled only changes what append mode adds.
+  if (!diag.failed() && a.xff_client_port &&
+      a.xff_header_processing_mode != XffHeaderProcessingMode::Append) {
+    diag.warn(port.mark, port.path,
+              "has no effect unless xff_header_processing_mode is append (ALB)");
+  }
+}
+
 }  // namespace
 
 void read_target_groups(Diagnostics& diag, const Field& f, Model& model) {
@@ -883,7 +905,7 @@ void read_load_balancers(Diagnostics& diag, const Field& f, Model& model) {
   std::vector<Field> items = list_items(diag, f);
   model.load_balancers.reserve(items.size());
   for (const Field& item : items) {
-    MapReader r(diag, item, {"name", "listeners", "rules", "default_actions"});
+    MapReader r(diag, item, {"name", "listeners", "rules", "default_actions", "attributes"});
     LoadBalancer lb;
     lb.loc = diag.loc(item.mark);
     Field name = r.require("name");
@@ -902,6 +924,7 @@ void read_load_balancers(Diagnostics& diag, const Field& f, Model& model) {
     read_rules(diag, r.get("rules"), model, lb);
     Field defaults = r.require("default_actions");
     if (defaults.present) read_actions(diag, defaults, model, lb.default_action);
+    read_lb_attributes(diag, r.get("attributes"), lb.attributes);
     if (diag.failed()) return;
     model.load_balancers.push_back(std::move(lb));
   }

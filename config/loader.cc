@@ -15,6 +15,7 @@
 #include <sstream>
 #include <system_error>
 
+#include "config/certificate_reader.h"
 #include "config/distribution_reader.h"
 #include "config/load_balancer_reader.h"
 #include "config/policy_reader.h"
@@ -88,24 +89,16 @@ void read_listeners(Diagnostics& diag, const Field& f, Model& model) {
   std::vector<Field> items = detail::list_items(diag, f);
   if (f.present && items.empty()) diag.error(f.mark, f.path, "must list at least one listener");
   for (const Field& item : items) {
-    MapReader r(diag, item, {"name", "address", "protocol", "certificates", "ssl_policy"});
+    MapReader r(
+        diag, item,
+        {"name", "address", "protocol", "certificates", "ssl_policy", "http2", "unknown_sni"});
     Listener l;
     l.loc = diag.loc(item.mark);
     Field name = r.require("name");
     detail::read_nonempty_string(diag, name, l.name);
     Field address = r.require("address");
     bool address_ok = read_address(diag, address, l.host, l.port);
-    Field protocol = r.get("protocol");
-    std::string proto = "HTTP";
-    if (detail::read_string(diag, protocol, proto)) {
-      if (proto == "HTTPS") {
-        diag.error(protocol.mark, protocol.path,
-                   "HTTPS listeners need certificates (not supported yet)");
-      } else if (proto != "HTTP") {
-        diag.error(protocol.mark, protocol.path,
-                   "must be HTTP or HTTPS, got " + detail::quote(proto));
-      }
-    }
+    detail::read_listener_protocol(diag, r, model, /*load_balancer=*/false, l);
     for (const Listener& other : model.listeners) {
       if (!l.name.empty() && other.name == l.name) {
         diag.error(name.mark, name.path,
@@ -172,7 +165,6 @@ void read_access_log(Diagnostics& diag, const Field& f, const std::string& base_
 
 void read_model(Diagnostics& diag, const YAML::Node& root, const std::string& base_dir,
                 Model& model) {
-  // Keys reserved for later issues are accepted and ignored: certificates, state_dir.
   Field top{root, root.Mark(), "", true};
   if (!root.IsMap()) {
     diag.error(root.Mark(), "", "the top level of a config must be a map (server, listeners, ...)");
@@ -184,6 +176,10 @@ void read_model(Diagnostics& diag, const YAML::Node& root, const std::string& ba
                "cache", "state_dir"});
   if (diag.failed()) return;
   read_server(diag, r.get("server"), model.server);
+  // Listeners name certificates.
+  detail::read_state_dir(diag, r.get("state_dir"), base_dir, model);
+  detail::read_certificates(diag, r.get("certificates"), base_dir, model);
+  if (diag.failed()) return;
   read_listeners(diag, r.require("listeners"), model);
   if (diag.failed()) return;  // distributions refer to listeners by name
   // Forward actions point into target_groups; load balancer listeners must not clash with

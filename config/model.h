@@ -22,12 +22,45 @@ struct SourceLoc {
 
 enum class ListenerProtocol : uint8_t { Http, Https };
 
+// What an HTTPS listener does with a ClientHello whose server name no certificate covers.
+enum class UnknownSni : uint8_t { DefaultCertificate, Reject };
+
 struct Listener {
   std::string name;
   std::string host;   // numeric IPv4/IPv6 address or "localhost"
   uint16_t port = 0;  // 0 = ephemeral (the bound port is logged at startup)
   ListenerProtocol protocol = ListenerProtocol::Http;
+  // HTTPS only (config/certificate_reader.cc; empty / defaults for HTTP):
+  std::vector<std::string> certificates;  // names in Model::certificates; the first is the default
+  std::string ssl_policy;                 // a name from config/ssl_policy.h
+  bool http2 = true;                      // ALPN offers h2 before http/1.1
+  UnknownSni unknown_sni = UnknownSni::DefaultCertificate;
   SourceLoc loc;
+};
+
+// ACM's certificate types: issued here by the local CA (AMAZON_ISSUED) or imported from PEM files.
+enum class CertificateType : uint8_t { Issued, Imported };
+
+// ACM's KeyAlgorithm names: EC_prime256v1, EC_secp384r1, RSA_2048.
+enum class KeyAlgorithm : uint8_t { EcPrime256v1, EcSecp384r1, Rsa2048 };
+
+// One entry of `certificates:` (config/certificate_reader.cc). Defaults are ACM's: 395-day (13
+// month) validity, managed renewal from 60 days before expiry.
+struct Certificate {
+  std::string name;  // 1-128 of A-Z a-z 0-9 . _ -, not starting with '.' or '-'
+  CertificateType type = CertificateType::Issued;
+  // Issued:
+  std::vector<std::string> domains;  // lower-cased host names or "*." wildcards; first = CN
+  std::string issuer = "local-ca";
+  int validity_days = 395;
+  int renew_before_days = 60;
+  KeyAlgorithm key_algorithm = KeyAlgorithm::EcPrime256v1;
+  // Imported: absolute paths (relative ones resolved against the config file's folder).
+  std::string certificate_file;
+  std::string certificate_chain_file;  // "" = none
+  std::string private_key_file;
+  SourceLoc loc;
+  std::string key_path;  // "certificates[N]", for messages naming this entry
 };
 
 // custom_origin: HTTP/1.1 to a URL. Defaults are CloudFront's (CreateDistribution
@@ -172,10 +205,33 @@ struct OriginRequestPolicy {
   SourceLoc loc;
 };
 
+// One Redis node of `cache.redis` (`address:` or an entry of `cluster:`).
+struct RedisAddress {
+  std::string host;  // IPv4, IPv6 (without brackets) or a DNS name (resolved at each connect)
+  uint16_t port = 6379;
+};
+
+// `cache.redis`: the shared tier under every edge's memory store (docs/config.md, "cache.redis").
+struct CacheRedis {
+  bool enabled = false;  // the block is present
+  bool cluster = false;  // `cluster:` (Redis Cluster, slots from CLUSTER SLOTS), not `address:`
+  std::vector<RedisAddress> addresses;  // the one server, or the cluster's seed nodes
+  std::string password_env;             // variable holding AUTH's password; "" = no AUTH
+  int db = 0;                           // SELECT; standalone only
+  Duration timeout{5};                  // per-request budget for Redis, then the origin
+  Duration connect_timeout{1000};
+  uint64_t max_object_size = 8ull << 20;  // larger objects stay in local memory only
+  std::string key_prefix = "portico:";
+  bool fleet_lock = false;        // one origin fetch per key across the fleet (a Redis lock)
+  Duration lock_timeout{10'000};  // lock expiry, and how long other edges wait on it
+  SourceLoc loc;
+};
+
 // The `cache:` block: the process-wide store.
 struct Cache {
   uint64_t memory_size = 256ull << 20;     // bytes of bodies + heads held in memory
   uint64_t max_object_size = 64ull << 20;  // larger responses pass through uncached
+  CacheRedis redis;
   SourceLoc loc;
 };
 
@@ -409,6 +465,15 @@ struct ListenerRule {
   SourceLoc loc;
 };
 
+// routing.http.xff_header_processing.mode
+enum class XffHeaderProcessingMode : uint8_t { Append, Preserve, Remove };
+
+// The ELBv2 LoadBalancerAttributes Portico implements (`attributes:`); defaults are ALB's.
+struct LoadBalancerAttributes {
+  XffHeaderProcessingMode xff_header_processing_mode = XffHeaderProcessingMode::Append;
+  bool xff_client_port = false;  // routing.http.xff_client_port.enabled (append mode only)
+};
+
 // An Application Load Balancer: its own listeners (optional; a distribution may also reach it
 // in-process as an origin), rules and default action.
 struct LoadBalancer {
@@ -416,12 +481,17 @@ struct LoadBalancer {
   std::vector<Listener> listeners;  // names and addresses unique among all listeners
   std::vector<ListenerRule> rules;  // sorted by ascending priority
   RuleAction default_action;        // `default_actions`
+  LoadBalancerAttributes attributes;
   SourceLoc loc;
 };
 
 struct Model {
   std::string source_file;  // the file loaded ("" for load_string)
   Server server;
+  // Where the local CA, issued certificates and API imports live (absolute; default
+  // ./var/portico next to the config file). The loader never creates or reads it.
+  std::string state_dir;
+  std::vector<Certificate> certificates;  // read before listeners, which name them
   std::vector<Listener> listeners;
   std::vector<Distribution> distributions;
   // Declared policies followed by AWS's managed ones (managed = true). Behaviors point into these
@@ -460,6 +530,12 @@ struct Model {
   const LoadBalancer* find_load_balancer(std::string_view name) const {
     for (const LoadBalancer& lb : load_balancers) {
       if (lb.name == name) return &lb;
+    }
+    return nullptr;
+  }
+  const Certificate* find_certificate(std::string_view name) const {
+    for (const Certificate& c : certificates) {
+      if (c.name == name) return &c;
     }
     return nullptr;
   }

@@ -449,10 +449,78 @@ void read_origin_request_policies(Diagnostics& diag, const Field& f, Model& mode
   for (OriginRequestPolicy& p : managed) model.origin_request_policies.push_back(std::move(p));
 }
 
+namespace {
+
+// `cache.redis`: exactly one of address / cluster; the rest optional.
+void read_redis(Diagnostics& diag, const Field& f, CacheRedis& redis) {
+  if (!f.present) return;
+  redis.enabled = true;
+  redis.loc = diag.loc(f.mark);
+  MapReader r(diag, f,
+              {"address", "cluster", "password_env", "db", "timeout", "connect_timeout",
+               "max_object_size", "key_prefix", "fleet_lock", "lock_timeout"});
+  Field address = r.get("address");
+  Field cluster = r.get("cluster");
+  auto add = [&](const Field& item) {
+    std::string text;
+    if (!read_nonempty_string(diag, item, text)) return;
+    core::Result<HostPort> hp = parse_node_address(text);
+    if (!hp.ok()) {
+      diag.error(item.mark, item.path, hp.error().detail);
+      return;
+    }
+    redis.addresses.push_back(RedisAddress{hp->host, hp->port});
+  };
+  if (address.present == cluster.present) {
+    diag.error(r.mark(), r.path(),
+               "needs exactly one of address (one server) or cluster (seed nodes of a Redis "
+               "Cluster)");
+    return;
+  }
+  if (address.present) {
+    add(address);
+  } else {
+    redis.cluster = true;
+    std::vector<Field> seeds = list_items(diag, cluster);
+    if (seeds.empty() && !diag.failed()) {
+      diag.error(cluster.mark, cluster.path, "must list at least one node (host:port)");
+    }
+    for (const Field& seed : seeds) add(seed);
+  }
+  Field password_env = r.get("password_env");
+  read_nonempty_string(diag, password_env, redis.password_env);
+  Field db = r.get("db");
+  read_int_as(diag, db, 0, 65535, redis.db);
+  if (db.present && redis.cluster && redis.db != 0) {
+    diag.error(db.mark, db.path, "Redis Cluster has only database 0");
+  }
+  read_duration(diag, r.get("timeout"), Duration(1), Duration(60'000), redis.timeout);
+  read_duration(diag, r.get("connect_timeout"), Duration(1), Duration(60'000),
+                redis.connect_timeout);
+  read_size(diag, r.get("max_object_size"), 1, uint64_t{1} << 40, redis.max_object_size);
+  Field prefix = r.get("key_prefix");
+  if (read_string(diag, prefix, redis.key_prefix) && prefix.present) {
+    bool ok = redis.key_prefix.size() <= 64;
+    for (char c : redis.key_prefix) {
+      // Braces would change which Redis Cluster slot a key hashes to.
+      ok = ok && c > ' ' && c < 0x7f && c != '{' && c != '}';
+    }
+    if (!ok) {
+      diag.error(prefix.mark, prefix.path,
+                 "must be at most 64 printable characters without spaces, '{' or '}'");
+    }
+  }
+  read_bool(diag, r.get("fleet_lock"), redis.fleet_lock);
+  read_duration(diag, r.get("lock_timeout"), Duration(10), Duration(300'000), redis.lock_timeout);
+}
+
+}  // namespace
+
 void read_cache(Diagnostics& diag, const Field& f, Cache& cache) {
   if (!f.present) return;
   cache.loc = diag.loc(f.mark);
-  MapReader r(diag, f, {"memory_size", "max_object_size"});
+  MapReader r(diag, f, {"memory_size", "max_object_size", "redis"});
+  read_redis(diag, r.get("redis"), cache.redis);
   constexpr uint64_t kMax = std::numeric_limits<uint64_t>::max();
   Field memory = r.get("memory_size");
   Field max_object = r.get("max_object_size");

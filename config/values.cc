@@ -219,6 +219,29 @@ core::Result<OriginUrl> parse_origin_url(std::string_view url) {
   return out;
 }
 
+core::Result<HostPort> parse_node_address(std::string_view text) {
+  const std::string quoted = quote(text);
+  std::string host;
+  std::string_view port_text;
+  bool bracketed = false;
+  bool has_port = false;
+  if (!split_host_port(text, host, port_text, bracketed, has_port) || !has_port) {
+    return config_error("invalid address " + quoted +
+                        ": expected host:port, e.g. 127.0.0.1:6379 or redis.example:6379");
+  }
+  HostPort out;
+  if (!parse_port(port_text, out.port) || out.port == 0) {
+    return config_error("invalid port in address " + quoted + ": expected 1-65535");
+  }
+  bool host_ok = bracketed ? is_ipv6(host) : (is_hostname(host) || is_ipv4(host));
+  if (!host_ok) {
+    return config_error("invalid host in address " + quoted +
+                        ": expected a host name, an IPv4 address or [IPv6 address]");
+  }
+  out.host = std::move(host);
+  return out;
+}
+
 bool is_ip_address(std::string_view host) {
   std::string h(host);
   return is_ipv4(h) || is_ipv6(h);

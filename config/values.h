@@ -22,6 +22,10 @@ struct HostPort {
 // "127.0.0.1:8080", "[::1]:8080", "localhost:0". The port is required; 0 means ephemeral.
 core::Result<HostPort> parse_listen_address(std::string_view text);
 
+// A server to connect to: "host:port" with a host name, an IPv4 address or "[IPv6]"; port
+// 1-65535, required.
+core::Result<HostPort> parse_node_address(std::string_view text);
+
 // True for 127.0.0.0/8, ::1 and "localhost".
 bool is_loopback_host(std::string_view host);
 

@@ -16,6 +16,8 @@
 #include "proxy/invalidations.h"
 #include "proxy/response_writer.h"
 #include "proxy/server.h"
+#include "proxy/shared_tier.h"
+#include "tls/manager.h"
 
 namespace portico::proxy {
 namespace {
@@ -113,6 +115,8 @@ class Admin::Session final : public http1::RequestEvents {
       respond(200, "text/plain", "ok\n");
     } else if (path == "/metrics" && head_.method == core::Method::Get) {
       respond(200, "text/plain; version=0.0.4", admin_.server_.render_metrics());
+    } else if (path == "/cache/stats" && head_.method == core::Method::Get) {
+      respond(200, "application/json", cache_stats_json(admin_.server_));
     } else if (path == "/reload" && head_.method == core::Method::Post) {
       core::Result<uint64_t> r = admin_.server_.reload();
       if (r.ok()) {
@@ -126,7 +130,10 @@ class Admin::Session final : public http1::RequestEvents {
       handle_target_group(path.substr(sizeof("/target-groups/") - 1));
     } else if (path.starts_with("/distributions/")) {
       handle_distribution(path.substr(sizeof("/distributions/") - 1));
-    } else if (path == "/healthz" || path == "/metrics" || path == "/reload") {
+    } else if (path == "/certificates" || path.starts_with("/certificates/")) {
+      handle_certificates(path.substr(sizeof("/certificates") - 1));
+    } else if (path == "/healthz" || path == "/metrics" || path == "/reload" ||
+               path == "/cache/stats") {
       respond(405, "text/plain", "method not allowed\n");
     } else {
       respond(404, "text/plain", "not found\n");
@@ -165,6 +172,46 @@ class Admin::Session final : public http1::RequestEvents {
     }
     bool known = tail == "/targets" || tail == "/health";
     respond(known ? 405 : 404, "text/plain", known ? "method not allowed\n" : "not found\n");
+  }
+
+  // ACM's DescribeCertificate / ImportCertificate / RenewCertificate, in JSON (tls/manager.h):
+  //   GET /certificates, POST /certificates {certificate, private_key, ...},
+  //   POST /certificates/{name}/renew
+  void handle_certificates(std::string_view tail) {
+    tls::Manager* m = admin_.server_.certificates();
+    if (m == nullptr) {
+      respond(404, "application/json",
+              "{\"status\":\"error\",\"message\":\"no certificates are configured\"}\n");
+      return;
+    }
+    if (tail.empty() && head_.method == core::Method::Get) {
+      respond(200, "application/json", m->describe_json() + "\n");
+      return;
+    }
+    core::Result<std::string> r =
+        core::Error::make(core::ErrorKind::NotFound, core::Side::Downstream, "not found");
+    if (tail.empty() && head_.method == core::Method::Post) {
+      if (body_too_large_) {
+        respond(413, "application/json", "{\"status\":\"error\",\"message\":\"body too large\"}\n");
+        return;
+      }
+      r = m->import_json(body_);
+    } else if (tail.starts_with("/") && tail.ends_with("/renew") &&
+               head_.method == core::Method::Post) {
+      r = m->renew(tail.substr(1, tail.size() - 1 - (sizeof("/renew") - 1)));
+    } else if (tail.empty()) {
+      respond(405, "text/plain", "method not allowed\n");
+      return;
+    }
+    if (r.ok()) {
+      respond(200, "application/json", r.value() + "\n");
+      return;
+    }
+    int status = r.error().kind == core::ErrorKind::NotFound     ? 404
+                 : r.error().kind == core::ErrorKind::ParseError ? 400
+                                                                 : 500;
+    respond(status, "application/json",
+            "{\"status\":\"error\",\"message\":\"" + json_escape(r.error().detail) + "\"}\n");
   }
 
   // CloudFront's CreateInvalidation / GetInvalidation / ListInvalidations, in JSON:

@@ -1,5 +1,7 @@
 #include "proxy/admin_targets.h"
 
+#include <array>
+#include <cstdio>
 #include <map>
 
 #include "proxy/response_writer.h"
@@ -66,11 +68,18 @@ core::Result<std::vector<TargetSpec>> json_targets(std::string_view json) {
   if (c.eat(']')) return bad("\"targets\" must not be empty");
   do {
     if (!c.eat('{')) return bad("each target must be an object {\"id\": ..., \"port\": ...}");
+    if (out.size() == kMaxTargetsPerCall) {
+      return bad("at most " + std::to_string(kMaxTargetsPerCall) +
+                 " targets per call (ALB quota: 1000 targets per target group)");
+    }
     TargetSpec t;
     bool has_id = false;
     if (!c.eat('}')) {
       do {
         if (!c.string(key) || !c.eat(':')) return bad("invalid target object");
+        if ((key == "id" && has_id) || (key == "port" && t.port)) {
+          return bad("\"" + key + "\" is given twice");
+        }
         if (key == "id") {
           if (!c.string(t.id)) return bad("\"id\" must be a string");
           has_id = true;
@@ -176,6 +185,52 @@ void append_target_group_metrics(std::string& out, const routing::TargetGroupSet
          "5xx responses the load balancer made itself (ALB HTTPCode_ELB_5XX_Count).");
   for (const auto& g : set.all()) {
     sample("portico_target_group_elb_5xx_total", g->name(), total(g->name()).elb_5xx);
+  }
+
+  // The rest is summed here from every worker's TargetGroupStats (the caller's totals predate it).
+  struct Extra {
+    uint64_t connection_errors = 0;
+    std::array<uint64_t, kTargetResponseBuckets.size() + 1> buckets{};
+    uint64_t count = 0;
+    uint64_t sum_us = 0;
+  };
+  std::map<std::string, Extra, std::less<>> extra;
+  for (const auto& g : set.all()) extra[g->name()];
+  for_each_target_group_stats([&](const TargetGroupStats& st) {
+    auto it = extra.find(st.name);
+    if (it == extra.end()) return;  // a group gone with a reload
+    Extra& e = it->second;
+    e.connection_errors += st.target_connection_errors.get();
+    for (size_t i = 0; i < e.buckets.size(); ++i) e.buckets[i] += st.response_time.buckets[i].get();
+    e.count += st.response_time.count.get();
+    e.sum_us += st.response_time.sum_us.get();
+  });
+  family("portico_target_group_target_connection_errors_total", "counter",
+         "Connections to targets that were not established (ALB TargetConnectionErrorCount).");
+  for (const auto& g : set.all()) {
+    sample("portico_target_group_target_connection_errors_total", g->name(),
+           extra[g->name()].connection_errors);
+  }
+  family("portico_target_group_target_response_time_seconds", "histogram",
+         "From the request sent to a target to its response head (ALB TargetResponseTime).");
+  char num[32];
+  for (const auto& g : set.all()) {
+    const Extra& e = extra[g->name()];
+    const std::string label = "{target_group=\"" + g->name() + "\",le=\"";
+    uint64_t cumulative = 0;
+    for (size_t i = 0; i < kTargetResponseBuckets.size(); ++i) {
+      cumulative += e.buckets[i];
+      std::snprintf(num, sizeof num, "%g", kTargetResponseBuckets[i]);
+      out += "portico_target_group_target_response_time_seconds_bucket" + label + num + "\"} " +
+             std::to_string(cumulative) + "\n";
+    }
+    cumulative += e.buckets[kTargetResponseBuckets.size()];
+    out += "portico_target_group_target_response_time_seconds_bucket" + label + "+Inf\"} " +
+           std::to_string(cumulative) + "\n";
+    std::snprintf(num, sizeof num, "%.6f", static_cast<double>(e.sum_us) / 1e6);
+    out += "portico_target_group_target_response_time_seconds_sum{target_group=\"" + g->name() +
+           "\"} " + num + "\n";
+    sample("portico_target_group_target_response_time_seconds_count", g->name(), e.count);
   }
 }
 

@@ -3,11 +3,14 @@
 #include <arpa/inet.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/ssl.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -15,6 +18,7 @@
 #include "core/log.h"
 #include "proxy/exchange.h"
 #include "proxy/flush.h"
+#include "proxy/http2/session.h"
 #include "proxy/response_writer.h"
 #include "proxy/server.h"
 #include "proxy/worker.h"
@@ -26,6 +30,8 @@ constexpr size_t kReadHighWatermark = 256 * 1024;
 constexpr size_t kOutputHighWatermark = 256 * 1024;
 constexpr size_t kOutputLowWatermark = 64 * 1024;
 constexpr std::chrono::milliseconds kLingerTime{2000};
+// RFC 9113 §3.4: the client connection preface.
+constexpr std::string_view kH2Preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
 http1::Limits limits_from(const config::Server& s) {
   http1::Limits l;
@@ -51,7 +57,7 @@ uint16_t Connection::local_port() const {
 }
 
 Connection::Connection(Worker& worker, int fd, std::string listener_name, const sockaddr* peer,
-                       socklen_t /*peer_len*/)
+                       socklen_t /*peer_len*/, ListenerOptions options)
     : worker_(worker),
       listener_name_(std::move(listener_name)),
       limits_(limits_from(worker.snapshot()->model->server)),
@@ -70,8 +76,27 @@ Connection::Connection(Worker& worker, int fd, std::string listener_name, const 
   client_ip_ = buf;
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);  // never a Nagle stall
-  bev_ = bufferevent_socket_new(worker_.loop().base(), fd, BEV_OPT_CLOSE_ON_FREE);
-  rev_ = event_new(worker_.loop().base(), fd, EV_READ | EV_PERSIST, &Connection::on_readable, this);
+  http2_ = options.http2;
+  if (options.tls != nullptr) {
+    // OpenSSL's bufferevent runs the handshake and does all reads and writes (no rev_). With
+    // BEV_OPT_CLOSE_ON_FREE it frees the SSL and closes the socket.
+    tls_ = true;
+    SSL* ssl = SSL_new(options.tls);
+    if (ssl != nullptr) {
+      bev_ = bufferevent_openssl_socket_new(worker_.loop().base(), fd, ssl,
+                                            BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+    }
+    if (bev_ != nullptr) {
+      bufferevent_openssl_set_allow_dirty_shutdown(bev_, 1);
+    } else {
+      if (ssl != nullptr) SSL_free(ssl);
+      ::close(fd);
+    }
+  } else {
+    bev_ = bufferevent_socket_new(worker_.loop().base(), fd, BEV_OPT_CLOSE_ON_FREE);
+    rev_ =
+        event_new(worker_.loop().base(), fd, EV_READ | EV_PERSIST, &Connection::on_readable, this);
+  }
   deferred_ = event_new(worker_.loop().base(), -1, 0, &Connection::on_deferred, this);
 }
 
@@ -83,14 +108,77 @@ Connection::~Connection() {
 }
 
 void Connection::start() {
-  bufferevent_setcb(bev_, nullptr, &Connection::on_write, &Connection::on_event, this);
+  if (bev_ == nullptr) {
+    close_now();
+    return;
+  }
   bufferevent_setwatermark(bev_, EV_WRITE, kOutputLowWatermark, 0);
   bufferevent_set_timeouts(
       bev_, nullptr, worker_.loop().common_timeout(worker_.snapshot()->model->server.idle_timeout));
-  // The bufferevent only writes (write-first, see flush()); reads go through rev_.
-  bufferevent_disable(bev_, EV_READ | EV_WRITE);
+  if (tls_) {
+    // OpenSSL's bufferevent writes whatever is queued by itself: EV_WRITE stays enabled. The read
+    // high watermark stops reading while pipelined input waits (backpressure).
+    bufferevent_setcb(bev_, &Connection::on_tls_read, &Connection::on_write, &Connection::on_event,
+                      this);
+    bufferevent_setwatermark(bev_, EV_READ, 0, kReadHighWatermark);
+    bufferevent_enable(bev_, EV_WRITE);
+  } else {
+    bufferevent_setcb(bev_, nullptr, &Connection::on_write, &Connection::on_event, this);
+    // The bufferevent only writes (write-first, see flush()); reads go through rev_.
+    bufferevent_disable(bev_, EV_READ | EV_WRITE);
+  }
   update_reading();
+  // The head timer covers the TLS handshake too.
   arm_timer(TimerMode::Header);
+}
+
+const char* Connection::protocol_version() const {
+  return version_minor_ == 0 ? "HTTP/1.0" : "HTTP/1.1";
+}
+
+void Connection::on_tls_read(bufferevent* /*bev*/, void* arg) {
+  static_cast<Connection*>(arg)->process();
+}
+
+// ALPN chose the protocol during the handshake (RFC 7301): "h2" goes to an HTTP/2 session.
+void Connection::on_handshake_done() {
+  if (!http2_) return;
+  const unsigned char* proto = nullptr;
+  unsigned int len = 0;
+  SSL_get0_alpn_selected(bufferevent_openssl_get_ssl(bev_), &proto, &len);
+  if (len == 2 && proto[0] == 'h' && proto[1] == '2') hand_over_to_h2();
+}
+
+// h2c with prior knowledge (RFC 9113 §3.3): the first bytes on a cleartext connection are the
+// preface. Returns true while it cannot tell yet or after handing over.
+bool Connection::maybe_h2c_preface() {
+  if (!http2_ || tls_ || requests_served_ != 0) return false;
+  evbuffer* in = bufferevent_get_input(bev_);
+  size_t len = std::min(evbuffer_get_length(in), kH2Preface.size());
+  const char* p = reinterpret_cast<const char*>(evbuffer_pullup(in, static_cast<ssize_t>(len)));
+  if (p == nullptr || std::string_view(p, len) != kH2Preface.substr(0, len)) return false;
+  if (len < kH2Preface.size()) return true;  // maybe the preface: wait for more
+  hand_over_to_h2();
+  return true;
+}
+
+void Connection::hand_over_to_h2() {
+  if (rev_) {
+    event_free(rev_);
+    rev_ = nullptr;
+    reading_ = false;
+  }
+  timer_.cancel();
+  bufferevent* bev = bev_;
+  bev_ = nullptr;
+  bufferevent_setcb(bev, nullptr, nullptr, nullptr, nullptr);
+  phase_ = Phase::Closed;
+  handed_over_ = true;
+  auto* session = new http2::Session(worker_, bev, tls_, listener_name_, client_ip_, client_port_);
+  worker_.replace_connection(this, session);
+  session->start();
+  delete_scheduled_ = true;
+  event_active(deferred_, 0, 0);
 }
 
 void Connection::clear_body_timeout() {
@@ -103,7 +191,16 @@ void Connection::clear_body_timeout() {
 // ioctl(FIONREAD) per read (which evbuffer_read issues), no bufferevent callback machinery.
 // Reading stops while the input holds kReadHighWatermark bytes (backpressure) and after EOF.
 void Connection::update_reading() {
-  if (phase_ == Phase::Closed || rev_ == nullptr) return;
+  if (phase_ == Phase::Closed || bev_ == nullptr) return;
+  if (tls_) {
+    // The bufferevent's read watermark does the backpressure.
+    bool want = !read_eof_;
+    if (want && !reading_) bufferevent_enable(bev_, EV_READ);
+    if (!want && reading_) bufferevent_disable(bev_, EV_READ);
+    reading_ = want;
+    return;
+  }
+  if (rev_ == nullptr) return;
   bool want = !read_eof_ && (phase_ == Phase::Lingering ||
                              evbuffer_get_length(bufferevent_get_input(bev_)) < kReadHighWatermark);
   if (want && !reading_) {
@@ -117,6 +214,13 @@ void Connection::update_reading() {
 
 void Connection::set_read_timeout(const timeval* tv) {
   read_timeout_ = tv;
+  if (tls_) {
+    if (bev_ != nullptr) {
+      bufferevent_set_timeouts(
+          bev_, tv, worker_.loop().common_timeout(worker_.snapshot()->model->server.idle_timeout));
+    }
+    return;
+  }
   if (reading_) event_add(rev_, tv);  // re-adding a pending event replaces its timeout
 }
 
@@ -156,7 +260,7 @@ void Connection::on_client_eof() {
 }
 
 void Connection::flush() {
-  if (bev_ != nullptr) flush_now(bev_);
+  if (bev_ != nullptr && !tls_) flush_now(bev_);
 }
 
 bool Connection::idle() const {
@@ -251,6 +355,7 @@ void Connection::process_input() {
       continue;
     }
     if (len == 0 || output_full()) return;
+    if (maybe_h2c_preface()) return;
     if (timer_mode_ == TimerMode::Idle) arm_timer(TimerMode::Header);
     // +16: room for the leading empty lines RFC 9112 §2.2 lets the parser skip.
     size_t want = std::min<size_t>(len, static_cast<size_t>(limits_.max_header_bytes) + 16);
@@ -300,6 +405,7 @@ void Connection::start_exchange() {
     chunked_body_ = true;
   }
   continue_pending_ = head.expect_continue && body_state_ == BodyState::Reading;
+  version_minor_ = head.version_minor;
   if (body_state_ == BodyState::Reading) {
     const config::Server& s = worker_.snapshot()->model->server;
     set_read_timeout(worker_.loop().common_timeout(s.client_body_timeout));
@@ -374,7 +480,11 @@ void Connection::on_response_complete(bool keep_alive) {
 void Connection::on_deferred(int /*fd*/, short /*what*/, void* arg) {
   auto* self = static_cast<Connection*>(arg);
   if (self->delete_scheduled_) {
-    self->worker_.on_connection_closed(self);  // deletes self
+    if (self->handed_over_) {
+      delete self;  // the Worker already tracks the HTTP/2 session instead
+    } else {
+      self->worker_.on_connection_closed(self);  // deletes self
+    }
     return;
   }
   if (self->exchange_done_pending_) self->after_exchange();
@@ -446,6 +556,8 @@ void Connection::close_after_flush() {
 // sends for a moment, so unread request bytes do not turn our FIN into a RST that could destroy
 // the response in flight (the problem nginx's lingering_close solves).
 void Connection::begin_linger() {
+  // TLS: close_notify first (RFC 8446 §6.1), written straight to the socket (output is empty).
+  if (tls_) SSL_shutdown(bufferevent_openssl_get_ssl(bev_));
   int fd = bufferevent_getfd(bev_);
   if (fd < 0 || ::shutdown(fd, SHUT_WR) != 0) {
     close_now();
@@ -466,7 +578,7 @@ void Connection::begin_linger() {
 
 void Connection::on_write(bufferevent* /*bev*/, void* arg) {
   auto* self = static_cast<Connection*>(arg);
-  write_drained(self->bev_);
+  if (!self->tls_) write_drained(self->bev_);
   if (self->phase_ == Phase::Closing) {
     if (evbuffer_get_length(self->output()) == 0) self->begin_linger();
     return;
@@ -477,6 +589,10 @@ void Connection::on_write(bufferevent* /*bev*/, void* arg) {
 
 void Connection::on_event(bufferevent* /*bev*/, short what, void* arg) {
   auto* self = static_cast<Connection*>(arg);
+  if (what & BEV_EVENT_CONNECTED) {
+    self->on_handshake_done();
+    return;
+  }
   if (what & BEV_EVENT_TIMEOUT) {
     if ((what & BEV_EVENT_READING) && self->phase_ == Phase::Exchange &&
         self->body_state_ == BodyState::Reading) {
@@ -490,7 +606,11 @@ void Connection::on_event(bufferevent* /*bev*/, short what, void* arg) {
     self->close_now();
     return;
   }
-  if (what & BEV_EVENT_EOF) self->on_client_eof();
+  if (what & BEV_EVENT_EOF) {
+    self->read_eof_ = true;
+    self->update_reading();
+    self->on_client_eof();
+  }
 }
 
 void Connection::close_now() {

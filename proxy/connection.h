@@ -1,8 +1,11 @@
-// Connection: one downstream HTTP/1.1 connection (RFC 9112): owns the socket's bufferevent, the
-// request parser and at most one Exchange at a time (pipelined requests wait in the input buffer,
-// bounded by the read high watermark). Runs on its worker's loop thread. Destruction is deferred:
-// close_now() stops all I/O at once and the worker deletes the object from a later callback, so
-// an Exchange may call close_now() from inside its own callbacks.
+// Connection: one downstream HTTP/1.1 connection (RFC 9112): owns the socket's bufferevent (plain,
+// or OpenSSL's for HTTPS listeners), the request parser and at most one Exchange at a time
+// (pipelined requests wait in the input buffer, bounded by the read high watermark). Runs on its
+// worker's loop thread. Destruction is deferred: close_now() stops all I/O at once and the worker
+// deletes the object from a later callback, so an Exchange may call close_now() from inside its
+// own callbacks. A connection that turns out to speak HTTP/2 (ALPN "h2" after the TLS handshake,
+// or the h2c prior-knowledge preface on a listener that allows it) hands its bufferevent to an
+// http2::Session and retires.
 #pragma once
 
 #include <sys/socket.h>
@@ -12,6 +15,7 @@
 #include <string>
 
 #include "core/loop.h"
+#include "proxy/downstream.h"
 #include "proxy/exchange.h"
 #include "proxy/http1/parser.h"
 
@@ -23,42 +27,38 @@ namespace portico::proxy {
 
 class Worker;
 
-class Connection final : public http1::RequestEvents {
+class Connection final : public Downstream, public ClientConnection, public http1::RequestEvents {
  public:
   Connection(Worker& worker, int fd, std::string listener_name, const sockaddr* peer,
-             socklen_t peer_len);
+             socklen_t peer_len, ListenerOptions options = {});
   ~Connection() override;
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
   void start();
-  // True when no request is in progress and no request bytes are buffered.
-  bool idle() const;
+  // ClientConnection: true when no request is in progress and no request bytes are buffered.
+  bool idle() const override;
   // Stops all I/O now (no flush) and schedules deletion.
-  void close_now();
+  void close_now() override;
 
-  // For the Exchange (loop thread):
-  Worker& worker() { return worker_; }
-  evbuffer* output();
-  const std::string& listener_name() const { return listener_name_; }
-  const std::string& client_ip() const { return client_ip_; }
-  uint16_t client_port() const { return client_port_; }
-  // The port this connection was accepted on (getsockname; for X-Forwarded-Port).
-  uint16_t local_port() const;
-  // Bytes queued for the client beyond which producers should pause.
-  bool output_full() const;
-  // Writes queued output now (write-first, see proxy/flush.h).
-  void flush();
-  // Sends "100 Continue" if the request asked for it and nothing was sent yet (RFC 9110 §10.1.1).
-  void send_continue_if_expected();
-  // The exchange can take request body bytes again (it stopped taking them via body_wanted()).
-  void resume_body();
-  // The whole response is queued. keep_alive=false closes after flushing.
-  void on_response_complete(bool keep_alive);
-  // True when the request body has been fully read (or there was none).
-  bool request_body_done() const { return body_state_ == BodyState::Done; }
-  // Bytes received from the client for the current request (head + body).
-  uint64_t request_bytes() const { return request_bytes_; }
+  // Downstream, for the Exchange (loop thread):
+  Worker& worker() override { return worker_; }
+  evbuffer* output() override;
+  const std::string& listener_name() const override { return listener_name_; }
+  const std::string& client_ip() const override { return client_ip_; }
+  uint16_t client_port() const override { return client_port_; }
+  uint16_t local_port() const override;
+  bool secure() const override { return tls_; }
+  const char* protocol_version() const override;
+  bool output_full() const override;
+  // Writes queued output now (write-first, see proxy/flush.h; OpenSSL's bufferevent writes
+  // by itself).
+  void flush() override;
+  void send_continue_if_expected() override;
+  void resume_body() override;
+  void on_response_complete(bool keep_alive) override;
+  bool request_body_done() const override { return body_state_ == BodyState::Done; }
+  uint64_t request_bytes() const override { return request_bytes_; }
 
  private:
   enum class Phase : uint8_t { Head, Exchange, Closing, Lingering, Closed };
@@ -71,6 +71,10 @@ class Connection final : public http1::RequestEvents {
   void on_complete() override;
 
   static void on_readable(int fd, short what, void* arg);
+  static void on_tls_read(bufferevent* bev, void* arg);
+  void on_handshake_done();
+  bool maybe_h2c_preface();
+  void hand_over_to_h2();
   static void on_write(bufferevent* bev, void* arg);
   static void on_event(bufferevent* bev, short what, void* arg);
   static void on_deferred(int fd, short what, void* arg);
@@ -121,6 +125,10 @@ class Connection final : public http1::RequestEvents {
   bool body_timeout_set_ = false;
   bool keep_alive_after_ = false;
   bool delete_scheduled_ = false;
+  bool tls_ = false;
+  bool http2_ = false;        // ALPN h2 / h2c prior knowledge allowed on this listener
+  bool handed_over_ = false;  // the bufferevent now belongs to an http2::Session
+  int version_minor_ = 1;     // of the current request (access log)
   bool exchange_done_pending_ = false;
   uint64_t body_remaining_ = 0;
   uint64_t request_bytes_ = 0;

@@ -53,7 +53,7 @@ bool skip_request_header(std::string_view name) {
 
 }  // namespace
 
-Exchange::Exchange(Connection& conn, core::RequestHead&& request)
+Exchange::Exchange(Downstream& conn, core::RequestHead&& request)
     : conn_(conn),
       worker_(conn.worker()),
       snapshot_(worker_.snapshot()),
@@ -106,11 +106,11 @@ void Exchange::write_log() {
   r.result_type = response_complete_ ? result_type_ : "Error";
   r.request_id = id_;
   r.host_header = req_.authority;
-  r.protocol = "http";
+  r.protocol = conn_.secure() ? "https" : "http";
   r.cs_bytes = conn_.request_bytes();
   r.time_taken_s = std::chrono::duration<double>(now - start_).count();
   r.forwarded_for = req_.headers.get_or("x-forwarded-for");
-  r.protocol_version = req_.version_minor == 0 ? "HTTP/1.0" : "HTTP/1.1";
+  r.protocol_version = conn_.protocol_version();
   r.client_port = conn_.client_port();
   r.ttfb_s = first_byte_at_.time_since_epoch().count() == 0
                  ? r.time_taken_s
@@ -221,6 +221,11 @@ void Exchange::start() {
          "this request. The distribution supports only cachable requests.");
     return;
   }
+  if (!conn_.secure() &&
+      route->behavior->viewer_protocol_policy != config::ViewerProtocolPolicy::AllowAll) {
+    refuse_plain_http(*route->behavior);
+    return;
+  }
   origin_ = route->origin;
   route_ = route;
   if (origin_ == nullptr) {
@@ -239,6 +244,56 @@ void Exchange::start() {
   if (!s3_admit()) return;
   if (start_cached(*route)) return;
   start_upstream();
+}
+
+// viewer_protocol_policy for a viewer on plain HTTP (CloudFront Developer Guide, "Require HTTPS
+// for communication between viewers and CloudFront"): https-only answers 403; redirect-to-https
+// answers GET and HEAD with 301 to the same host and URL over HTTPS and, as CloudFront does,
+// DELETE, OPTIONS, PATCH, POST and PUT with 403. The HTTPS port is the distribution's first HTTPS
+// listener's (left out when 443).
+void Exchange::refuse_plain_http(const config::CacheBehavior& behavior) {
+  bool redirect =
+      behavior.viewer_protocol_policy == config::ViewerProtocolPolicy::RedirectToHttps &&
+      (req_.method == core::Method::Get || req_.method == core::Method::Head);
+  if (!redirect) {
+    fail(403, "The distribution requires HTTPS for this request.");
+    return;
+  }
+  uint16_t port = 443;
+  const config::Model& m = *snapshot_->model;
+  for (const config::Listener& l : m.listeners) {
+    if (l.protocol != config::ListenerProtocol::Https) continue;
+    const auto& names = distribution_->listeners;
+    if (!names.empty() && std::find(names.begin(), names.end(), l.name) == names.end()) continue;
+    port = l.port != 0 ? l.port : worker_.server().listener_port(l.name);
+    break;
+  }
+  std::string_view host = req_.authority;
+  if (!host.empty() && host.front() == '[') {
+    host = host.substr(0, host.find(']') + 1);  // IPv6 literal
+  } else if (size_t colon = host.rfind(':'); colon != std::string_view::npos) {
+    host = host.substr(0, colon);
+  }
+  std::string location = "https://";
+  location += host;
+  if (port != 443 && port != 0) location += ":" + std::to_string(port);
+  if (!req_.target.empty() && req_.target.front() == '/') {
+    location += req_.target;  // as received (default_root_object may have changed path)
+  } else {
+    location += req_.path;
+    if (req_.has_query) location += "?" + req_.query;
+  }
+  bool keep = begin_local(301, "Redirect");
+  std::string head;
+  append_status_line(head, 301, "Moved Permanently");
+  append_header(head, "Server", "CloudFront");
+  append_header(head, "Date", http_date_now());
+  append_header(head, "Content-Type", "text/html");
+  append_header(head, "Content-Length", "0");
+  append_header(head, "Location", location);
+  append_via(head, {}, distribution_->via_host);
+  append_edge_headers(head, "Redirect from cloudfront");
+  finish_local(head, "text/html", {}, keep);
 }
 
 bool Exchange::keep_alive_possible() const {
@@ -697,6 +752,11 @@ void Exchange::handle_response_head() {
     if (const std::string* cl = h.headers.get("content-length")) {
       append_header(head, "Content-Length", *cl);
     }
+  } else if (up_framing_ == core::BodyFraming::None && status_ != 204 && status_ >= 200) {
+    // An empty body (the origin sent Content-Length: 0): say so, or a keep-alive viewer would
+    // wait for a body until the connection closes (RFC 9112 §6.3).
+    append_header(head, "Content-Length", "0");
+    content_len_ = 0;
   } else if (down_chunked_) {
     append_header(head, "Transfer-Encoding", "chunked");
   }

@@ -12,9 +12,11 @@
 
 #include "cache/key.h"
 #include "cache/object.h"
+#include "cache/redis_tier.h"
 #include "cache/store.h"
 #include "core/http.h"
 #include "core/loop.h"
+#include "proxy/downstream.h"
 #include "proxy/http1/parser.h"
 #include "proxy/metrics.h"
 #include "proxy/request_id.h"
@@ -31,13 +33,12 @@ struct ForwardPlan;
 
 namespace portico::proxy {
 
-class Connection;
 class Worker;
 struct LbState;
 
 class Exchange final : public http1::ResponseEvents {
  public:
-  Exchange(Connection& conn, core::RequestHead&& request);
+  Exchange(Downstream& conn, core::RequestHead&& request);
   ~Exchange() override;
   Exchange(const Exchange&) = delete;
   Exchange& operator=(const Exchange&) = delete;
@@ -140,6 +141,13 @@ class Exchange final : public http1::ResponseEvents {
   void fill_failed(int status, std::string_view explanation);
   bool serve_stale_on_error();
   void invalidate_after_unsafe();
+  // exchange_cache.cc: the shared Redis tier under local memory (cache.redis).
+  bool redis_lookup(const cache::ObjectRef& fill);
+  void on_redis_found(cache::RedisTier::Found found);
+  bool serve_from_redis(const cache::ObjectRef& fill, cache::RedisEntry& entry);
+  void redis_stamp();
+  void redis_store(const cache::ObjectRef& object);
+  void redis_release(bool pass);
   bool forward_header(std::string_view name) const;
   void append_forwarded_query(std::string& head) const;
   bool filling() const;
@@ -159,6 +167,7 @@ class Exchange final : public http1::ResponseEvents {
                     bool keep);
   bool try_error_page(int status);
   void apply_default_root_object();
+  void refuse_plain_http(const config::CacheBehavior& behavior);
   void start_upstream();
   void connect_upstream();
   void on_upstream_ready();
@@ -177,7 +186,7 @@ class Exchange final : public http1::ResponseEvents {
   std::chrono::milliseconds read_timeout() const;
   const char* phase_name() const;
 
-  Connection& conn_;  // never used after detach()
+  Downstream& conn_;  // never used after detach()
   Worker& worker_;
   SnapshotPtr snapshot_;
   core::RequestHead req_;

@@ -119,6 +119,7 @@ void Exchange::on_lookup(cache::MemoryStore::Lookup found) {
   using Found = cache::MemoryStore::Found;
   switch (found.found) {
     case Found::Miss:
+      if (redis_lookup(found.object)) return;  // local memory -> Redis -> origin
       dist_stats_->cache_misses.add();
       begin_fill(std::move(found.object), {});
       return;
@@ -148,6 +149,7 @@ void Exchange::on_lookup(cache::MemoryStore::Lookup found) {
       // Serve the stale copy to this viewer and revalidate as a detached fill.
       cache_->stale = o;
       cache_->fill = std::move(f.object);
+      redis_stamp();
       deliver(o, "Hit from cloudfront", "Hit");
       detach_for_revalidation_ = true;
       start_upstream();
@@ -221,6 +223,7 @@ void Exchange::bypass_cache() {
 void Exchange::begin_fill(cache::ObjectRef object, cache::ObjectRef stale) {
   cache_->fill = std::move(object);
   cache_->stale = std::move(stale);
+  redis_stamp();
   start_upstream();
 }
 
@@ -337,7 +340,12 @@ void Exchange::cancel_cache(bool abort_fill) {
   unsubscribe_all();
   c.delivering = false;
   c.joined = {};
+  if (c.redis_lookup != 0) {
+    worker_.redis()->cancel(c.redis_lookup);
+    c.redis_lookup = 0;
+  }
   if (c.fill && (abort_fill || !fill_in_progress())) {
+    redis_release(false);
     if (c.fill_body) c.fill_body->abort();
     if (c.fill->state() == cache::Object::State::Pending) {
       c.fill->release(cache::Object::State::Failed);
@@ -408,8 +416,10 @@ bool Exchange::fill_response_head() {
     c.stale->end_revalidation();
     if (plan.storable) {
       store.insert(c.fill);
+      redis_store(c.fill);
     } else {
       store.end_fill(c.fill);
+      redis_release(true);
     }
     bool reusable = up_framing_ == core::BodyFraming::None && up_keep_alive_ && request_sent_;
     release_upstream(reusable);
@@ -437,6 +447,7 @@ bool Exchange::fill_response_head() {
       page = page || (e.error_code == h.status && !e.response_page_path.empty());
     }
     if (page && !detached_ && !detach_for_revalidation_ && error_page_status_ == 0) {
+      redis_release(false);
       c.fill->release(cache::Object::State::Released);
       store.end_fill(c.fill);
       c.fill = {};
@@ -450,6 +461,7 @@ bool Exchange::fill_response_head() {
       h.framing == core::BodyFraming::Length && h.content_length > store.max_object_bytes();
   if (!plan.storable || too_big) {
     PORTICO_DEBUG("cache: not storing %s: %s", req_.path.c_str(), too_big ? "size" : plan.reason);
+    redis_release(true);  // the fleet's waiters go to the origin themselves
     c.fill->release(cache::Object::State::Released);
     store.end_fill(c.fill);
     c.fill = {};
@@ -630,6 +642,7 @@ void Exchange::fill_finished() {
   c.filling = false;
   c.fill_body->finish();
   worker_.cache().insert(c.fill);
+  redis_store(c.fill);
   bool reusable = !up_eof_ && up_framing_ != core::BodyFraming::UntilClose && request_sent_ &&
                   up_ != nullptr && evbuffer_get_length(bufferevent_get_input(up_)) == 0 &&
                   up_keep_alive_;
@@ -649,6 +662,7 @@ void Exchange::begin_overflow(std::string_view pending) {
     fill_failed(0, {});
     return;
   }
+  redis_release(true);
   c.overflow = true;
   c.overflow_stash.assign(pending.data(), pending.size());
   paused_ = true;
@@ -678,6 +692,7 @@ void Exchange::switch_to_passthrough() {
 void Exchange::fill_failed(int status, std::string_view explanation) {
   CacheState& c = *cache_;
   c.filling = false;
+  redis_release(false);
   release_upstream(false);
   if (c.fill_body) c.fill_body->abort();
   if (c.fill) {
@@ -707,6 +722,7 @@ bool Exchange::serve_stale_on_error() {
   cache::ObjectRef stale = std::move(c.stale);
   c.stale = {};
   stale->end_revalidation();
+  redis_release(false);
   if (c.fill) {
     c.fill->release(cache::Object::State::Failed);
     worker_.cache().end_fill(c.fill);
@@ -943,11 +959,109 @@ void Exchange::finish_delivery() {
   complete(keep);
 }
 
+// ---- the Redis tier ----
+
+// After a local miss (`fill` is ours, Pending): asks Redis within the budget. False when the
+// tier is absent or cannot answer now; the caller then fetches from the origin.
+bool Exchange::redis_lookup(const cache::ObjectRef& fill) {
+  cache::RedisTier* tier = worker_.redis();
+  if (tier == nullptr || !fill) return false;
+  CacheState& c = *cache_;
+  uint64_t id = tier->lookup(c.key, distribution_->id, req_.path,
+                             [this](cache::RedisTier::Found f) { on_redis_found(std::move(f)); });
+  if (id == 0) return false;
+  // Local waiters join `fill` while Redis answers; cancel_cache() releases it if we go away.
+  c.fill = fill;
+  c.redis_lookup = id;
+  phase_ = Phase::Waiting;
+  return true;
+}
+
+void Exchange::on_redis_found(cache::RedisTier::Found found) {
+  CacheState& c = *cache_;
+  c.redis_lookup = 0;
+  cache::ObjectRef fill = std::move(c.fill);
+  c.fill = {};
+  if (found.kind == cache::RedisTier::Found::Kind::Hit && serve_from_redis(fill, found.entry)) {
+    return;
+  }
+  c.redis_lock = found.lock_held;
+  dist_stats_->cache_misses.add();
+  begin_fill(std::move(fill), {});
+}
+
+// A Redis entry becomes the local object `fill` (so local waiters and later requests hit it)
+// and is delivered like a local hit, Age from its stored timing. A stale entry takes the local
+// stale path (stale-while-revalidate, revalidation). False when it cannot serve this request:
+// another Vary variant (Redis keeps one per key), or stale and chunked.
+bool Exchange::serve_from_redis(const cache::ObjectRef& fill, cache::RedisEntry& entry) {
+  CacheState& c = *cache_;
+  if (!cache::vary_matches(entry.head.headers, entry.vary_key, req_.headers, vary_encoding(),
+                           c.scratch)) {
+    return false;
+  }
+  const cache::Timing timing = entry.timing;
+  int64_t now = wall_now_ms();
+  int64_t age = timing.corrected_initial_age * 1000 + std::max<int64_t>(0, now - timing.response_time_ms);
+  bool fresh = age < timing.ttl * 1000;
+  bool chunked = entry.chunks > 0;
+  if (!fresh && chunked) return false;
+  cache::BodyRef body(cache::Body::create(static_cast<int64_t>(entry.body_length)));
+  if (!chunked) {
+    body->append(entry.inline_body);
+    body->finish();
+  }
+  core::ResponseHead head = std::move(entry.head);
+  prepare_object(*fill, head);
+  fill->set_ready(std::move(head), timing, entry.vary_key, body);
+  if (chunked) {
+    worker_.redis()->stream_body(std::move(entry), fill, body);  // inserts it when complete
+  } else {
+    worker_.cache().insert(fill);
+  }
+  if (!fresh) {
+    on_lookup(cache::MemoryStore::Lookup{cache::MemoryStore::Found::Stored, fill});
+    return true;
+  }
+  dist_stats_->cache_hits.add();
+  deliver(fill, timing.error_response ? "Error from cloudfront" : "Hit from cloudfront", "Hit");
+  return true;
+}
+
+// The invalidation log's state when an origin fetch begins: what the object is stamped with.
+void Exchange::redis_stamp() {
+  if (cache::RedisTier* tier = worker_.redis()) {
+    cache_->redis_stamp = tier->log().stamp(distribution_->id);
+  }
+}
+
+// A fill was stored locally: write it to Redis in the background (then free the fleet lock).
+void Exchange::redis_store(const cache::ObjectRef& object) {
+  cache::RedisTier* tier = worker_.redis();
+  if (tier == nullptr) return;
+  CacheState& c = *cache_;
+  if (object->invalidated()) {
+    redis_release(false);
+    return;
+  }
+  tier->store(object, c.redis_stamp, c.redis_lock);
+  c.redis_lock = false;
+}
+
+// The fill ended without an object for Redis: free the fleet lock if we hold it. `pass`: the
+// response is not storable, so other edges go straight to the origin for a while.
+void Exchange::redis_release(bool pass) {
+  if (!cache_ || !cache_->redis_lock) return;
+  cache_->redis_lock = false;
+  worker_.redis()->release_lock(cache_->key, pass);
+}
+
 // RFC 9111 §4.4: a successful unsafe request invalidates the stored responses for its URI and for
 // the URIs in Location / Content-Location (same host only; here: same distribution and path).
 void Exchange::invalidate_after_unsafe() {
   if (!cache_ || !is_unsafe(req_.method) || status_ < 200 || status_ >= 400) return;
   cache::MemoryStore& store = worker_.cache();
+  cache::RedisTier* tier = worker_.redis();
   const config::CachePolicy& p = *cache_->policy;
   std::string key;
   auto drop = [&](std::string_view path, std::string_view query) {
@@ -961,6 +1075,7 @@ void Exchange::invalidate_after_unsafe() {
       key.clear();
       cache::build_key(key, distribution_->id, r, p, e);
       store.remove_key(key);
+      if (tier != nullptr) tier->remove(key);
     }
   };
   drop(req_.path, req_.query);

@@ -10,7 +10,9 @@
 
 #include "cache/compression.h"
 #include "cache/key.h"
+#include "cache/invalidation_log.h"
 #include "cache/object.h"
+#include "cache/redis_tier.h"
 #include "proxy/exchange.h"
 #include "proxy/worker.h"
 
@@ -29,6 +31,10 @@ struct Exchange::CacheState final : cache::Subscriber {
   explicit CacheState(Worker& w) : worker(w) {}
   ~CacheState() {
     if (waiter_id != 0) worker.remove_cache_waiter(waiter_id);
+    if (cache::RedisTier* tier = worker.redis()) {
+      if (redis_lookup != 0) tier->cancel(redis_lookup);
+      if (redis_lock) tier->release_lock(key, false);
+    }
   }
   void on_progress() override {
     if (!wake_pending.exchange(true, std::memory_order_acq_rel)) worker.post_cache_wake(waiter_id);
@@ -54,6 +60,11 @@ struct Exchange::CacheState final : cache::Subscriber {
   bool overflow = false;  // over max_object_size: our viewer switches to pass-through
   std::string overflow_stash;
   int64_t request_time_ms = 0;
+
+  // Redis tier (cache.redis).
+  uint64_t redis_lookup = 0;  // a lookup in flight, cancelled if this state goes first
+  bool redis_lock = false;    // this exchange fills the key for the fleet (fleet_lock)
+  cache::InvalidationLog::Stamp redis_stamp;  // the invalidation log when the fetch began
 
   // Delivery side.
   cache::ObjectRef serving;

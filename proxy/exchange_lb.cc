@@ -1,6 +1,8 @@
 // The Application Load Balancer path of an Exchange: listener rules, forward (target group and
-// target choice, stickiness, ALB's request headers), redirect and fixed responses, and ALB's own
-// error answers (503 no target, 502 connection refused or invalid response, 504 timeout). The
+// target choice, lb_cookie and app_cookie stickiness, ALB's request headers with its
+// X-Forwarded-For processing modes), redirect and fixed responses, and ALB's own error answers
+// (463 too many X-Forwarded-For addresses, 503 no target, 502 connection refused or invalid
+// response, 504 timeout) with an error reason for the access log. The
 // connection to the chosen target is the custom origin's (exchange.cc), with ALB's timeouts and
 // without CloudFront's connection retries: ALB does not retry a request on another target.
 #include "proxy/exchange_lb.h"
@@ -24,6 +26,10 @@
 
 namespace portico::proxy {
 namespace {
+
+// ALB answers 463 when it "received an X-Forwarded-For request header with more than 30 IP
+// addresses" (ALB User Guide, "Troubleshoot your Application Load Balancers", HTTP 463).
+constexpr size_t kMaxXffAddresses = 30;
 
 // One generator per worker thread for weighted choices and trace ids.
 routing::FastRandom& rng() {
@@ -77,6 +83,25 @@ bool valid_trace_header(std::string_view v) {
   return false;
 }
 
+// The addresses in every X-Forwarded-For field of `headers`: non-empty comma-separated items.
+size_t count_xff_addresses(const core::Headers& headers) {
+  size_t n = 0;
+  for (const core::Header& h : headers) {
+    if (!core::iequals(h.name, "x-forwarded-for")) continue;
+    bool item = false;
+    for (char c : h.value) {
+      if (c == ',') {
+        n += item ? 1 : 0;
+        item = false;
+      } else if (c != ' ' && c != '\t') {
+        item = true;
+      }
+    }
+    n += item ? 1 : 0;
+  }
+  return n;
+}
+
 // Viewer headers the load balancer replaces or must not forward.
 bool skip_to_target(std::string_view name) {
   return core::iequals(name, "host") || core::iequals(name, "expect") ||
@@ -95,6 +120,8 @@ std::string_view alb_reason(int status) {
       return "Service Temporarily Unavailable";
     case 504:
       return "Gateway Time-out";
+    case 463:
+      return "";  // not an HTTP status; ALB's page and status line carry no reason phrase
     case 301:
       return "Moved Permanently";
     case 302:
@@ -105,7 +132,11 @@ std::string_view alb_reason(int status) {
 }
 
 std::string alb_page(int status) {
-  std::string title = std::to_string(status) + " " + std::string(alb_reason(status));
+  std::string title = std::to_string(status);
+  if (std::string_view reason = alb_reason(status); !reason.empty()) {
+    title += ' ';
+    title += reason;
+  }
   return "<html>\r\n<head><title>" + title + "</title></head>\r\n<body>\r\n<center><h1>" + title +
          "</h1></center>\r\n</body>\r\n</html>\r\n";
 }
@@ -117,6 +148,23 @@ void append_set_cookies(std::string& out, std::string_view name, std::string_vie
   append_header(out, "Set-Cookie", field);
   routing::format_set_cookie(field, cors_name, value, expires, true);
   append_header(out, "Set-Cookie", field);
+}
+
+// AWSALBAPP-0 naming the target, valid for 7 days whatever the stickiness duration (ALB); the
+// stickiness duration is the expiry sealed inside the value. AWSALBAPP-1..3 carry "_remove_".
+// "SameSite=None; Secure" only for Chromium 80 or later, as ALB does.
+void append_app_cookies(std::string& out, const routing::StickyCodec& codec, uint64_t identity,
+                        int64_t now_unix, std::chrono::milliseconds duration, bool cors) {
+  routing::StickyCodec::Value v = codec.encode(
+      identity, now_unix + std::chrono::duration_cast<std::chrono::seconds>(duration).count());
+  int64_t expires = now_unix + routing::kAppCookieLifetimeSeconds;
+  std::string field;
+  for (int i = 0; i < routing::kAppCookieShards; ++i) {
+    routing::format_set_cookie(
+        field, routing::kAppCookieNames[i],
+        i == 0 ? std::string_view(v.data(), v.size()) : routing::kAppCookieUnused, expires, cors);
+    append_header(out, "Set-Cookie", field);
+  }
 }
 
 void to_sockaddr(const routing::TargetAddress& a, OriginTarget& t) {
@@ -140,6 +188,7 @@ void to_sockaddr(const routing::TargetAddress& a, OriginTarget& t) {
 
 void Exchange::start_load_balancer(const config::LoadBalancer& lb, bool own_listener) {
   lb_ = std::make_unique<LbState>();
+  lb_->config = &lb;
   lb_->entry = snapshot_->load_balancer(&lb);
   lb_->own_listener = own_listener;
   lb_->port = conn_.local_port();
@@ -148,10 +197,17 @@ void Exchange::start_load_balancer(const config::LoadBalancer& lb, bool own_list
     fail(503, {});
     return;
   }
+  // Checked on what the load balancer received, before any rule and in every processing mode.
+  if (count_xff_addresses(req_.headers) > kMaxXffAddresses) {
+    lb_->error_reason = kReasonXffTooManyAddresses;
+    lb_respond(463, "text/html", alb_page(463), {});
+    return;
+  }
   routing::RuleRequest rr;
   rr.head = &req_;
   rr.source_ip = routing::IpAddress::parse(conn_.client_ip()).value_or(routing::IpAddress{});
   rr.port = lb_->port;
+  rr.https = lb_->own_listener && conn_.secure();
   routing::RuleMatch m = lb_->entry->rules->evaluate(rr);
   switch (m.action->type) {
     case config::RuleActionType::Redirect: {
@@ -180,6 +236,7 @@ void Exchange::lb_forward(const routing::ForwardPlan& plan) {
   uint32_t total = 0;
   for (const routing::WeightedTargetGroup& g : plan.groups) total += g.weight;
   if (plan.groups.empty() || total == 0) {
+    lb_->error_reason = kReasonNoRegisteredTargets;
     fail(503, {});
     return;
   }
@@ -204,6 +261,7 @@ void Exchange::lb_forward(const routing::ForwardPlan& plan) {
   }
   lb_->group = snapshot_->target_groups->find(plan.groups[chosen].group->name);
   if (!lb_->group) {
+    lb_->error_reason = kReasonNoRegisteredTargets;
     fail(503, {});
     return;
   }
@@ -211,6 +269,7 @@ void Exchange::lb_forward(const routing::ForwardPlan& plan) {
   lb_->stats->requests.add();
   const config::TargetGroupStickiness& st = lb_->group->config().stickiness;
   bool lb_cookie = st.enabled && st.type == config::StickinessType::LbCookie;
+  lb_->app_cookie = st.enabled && st.type == config::StickinessType::AppCookie;
   routing::PickRequest pr;
   pr.now = now;
   pr.random = rng().next();
@@ -218,15 +277,25 @@ void Exchange::lb_forward(const routing::ForwardPlan& plan) {
     if (auto c = routing::find_cookie(req_.headers, routing::kLbCookieName)) {
       pr.sticky_identity = codec.decode(*c, now_unix);
     }
+  } else if (lb_->app_cookie && routing::find_cookie(req_.headers, st.cookie_name)) {
+    // "In subsequent requests, clients have to send back both cookies to maintain stickiness":
+    // without the application cookie (the application ended or expired its session) the request
+    // is balanced afresh. The duration check is the expiry sealed in AWSALBAPP-0.
+    if (auto c = routing::find_cookie(req_.headers, routing::kAppCookieNames[0])) {
+      pr.sticky_identity = codec.decode(*c, now_unix);
+      lb_->app_session = pr.sticky_identity.has_value();
+    }
   }
   routing::PickResult pick = routing::pick_target(*lb_->group, pr);
   routing::TargetAddress address;
   if (!pick.target.valid() || !lb_->group->address(pick.target, address)) {
     // ALB: 503 when the target group has no registered targets.
+    lb_->error_reason = kReasonNoRegisteredTargets;
     fail(503, {});
     return;
   }
   lb_->target = pick.target;
+  lb_->identity = pick.identity;
   if (lb_cookie) {
     // ALB re-issues AWSALB (and AWSALBCORS) on every response of a sticky target group.
     int64_t expires =
@@ -262,6 +331,8 @@ void Exchange::lb_end_request() {
 
 void Exchange::lb_connect_failed(bool timeout) {
   lb_->group->report_connect_failure(lb_->target, std::chrono::steady_clock::now());
+  lb_->stats->target_connection_errors.add();
+  lb_->error_reason = timeout ? kReasonTargetConnectionTimeout : kReasonTargetConnectionError;
   PORTICO_WARN("target group %s: target %s: %s", lb_->group->name().c_str(),
                lb_->upstream.pool_key.c_str(),
                timeout ? "connection timed out" : "connection failed");
@@ -270,17 +341,32 @@ void Exchange::lb_connect_failed(bool timeout) {
 }
 
 void Exchange::lb_response_head() {
+  auto now = std::chrono::steady_clock::now();
+  lb_->stats->response_time.observe_us(static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::microseconds>(now - upstream_sent_at_).count()));
   if (up_head_->status >= 500) {
     lb_->stats->target_5xx.add();
-    lb_->group->report_5xx(lb_->target, std::chrono::steady_clock::now());
+    lb_->group->report_5xx(lb_->target, now);
   } else {
     lb_->group->report_success(lb_->target);
+  }
+  // app_cookie stickiness: "When the Application Load Balancer receives the custom application
+  // cookie from the target, it automatically generates a new encrypted cookie called AWSALBAPP",
+  // and "in subsequent responses, the expiry of the AWSALBAPP cookie and the duration configured
+  // on the load balancer are reset" (for a session that moved, naming its new target).
+  if (lb_->app_cookie &&
+      (lb_->app_session || routing::response_sets_cookie(
+                               up_head_->headers, lb_->group->config().stickiness.cookie_name))) {
+    append_app_cookies(lb_->set_cookies, *snapshot_->sticky, lb_->identity, unix_now(),
+                       lb_->group->config().stickiness.duration,
+                       routing::chromium_80_or_later(req_.headers.get_or("user-agent")));
   }
 }
 
 // Request head to the target as ALB sends it: the viewer's method, path, query and Host, its
-// headers minus hop-by-hop ones, X-Forwarded-For (append), X-Forwarded-Proto, X-Forwarded-Port
-// and X-Amzn-Trace-Id. Through a distribution, CloudFront's Via and X-Amz-Cf-Id come too.
+// headers minus hop-by-hop ones, X-Forwarded-For (per the load balancer's processing mode),
+// X-Forwarded-Proto, X-Forwarded-Port and X-Amzn-Trace-Id. Through a distribution, CloudFront's
+// Via and X-Amz-Cf-Id come too.
 void Exchange::lb_send_request() {
   req_.headers.remove_hop_by_hop();
   std::string& head = head_scratch();
@@ -294,13 +380,13 @@ void Exchange::lb_send_request() {
   head += " HTTP/1.1\r\n";
   append_header(head, "Host", req_.authority.empty() ? lb_->upstream.pool_key : req_.authority);
   std::string_view viewer_via;
-  std::string_view viewer_xff;
   std::string_view trace;
+  bool has_xff = false;
   const bool custom = !lb_->own_listener && origin_ != nullptr;
   for (const core::Header& h : req_.headers) {
     if (skip_to_target(h.name)) {
       if (core::iequals(h.name, "via")) viewer_via = h.value;
-      if (core::iequals(h.name, "x-forwarded-for")) viewer_xff = h.value;
+      if (core::iequals(h.name, "x-forwarded-for")) has_xff = true;
       if (core::iequals(h.name, "x-amzn-trace-id")) trace = h.value;
       if (lb_->own_listener && core::iequals(h.name, "via")) append_header(head, h.name, h.value);
       continue;
@@ -320,14 +406,47 @@ void Exchange::lb_send_request() {
     append_via(head, viewer_via, distribution_->via_host);
     append_header(head, "X-Amz-Cf-Id", id_);
   }
-  head += "X-Forwarded-For: ";
-  if (!viewer_xff.empty()) {
-    head += viewer_xff;
-    head += ", ";
+  // routing.http.xff_header_processing.mode (ALB User Guide, "HTTP headers and Application Load
+  // Balancers"): append (default) adds the client's address to what the request carried (one
+  // field, the viewer's fields joined in order), and with routing.http.xff_client_port.enabled
+  // its port as well ("ip:port", "[ipv6]:port"); preserve sends the viewer's fields unchanged
+  // (none if there were none); remove drops them.
+  const config::LoadBalancerAttributes& attributes = lb_->config->attributes;
+  switch (attributes.xff_header_processing_mode) {
+    case config::XffHeaderProcessingMode::Append: {
+      head += "X-Forwarded-For: ";
+      for (const core::Header& h : req_.headers) {
+        if (!core::iequals(h.name, "x-forwarded-for") || h.value.empty()) continue;
+        head += h.value;
+        head += ", ";
+      }
+      const std::string& ip = conn_.client_ip();
+      if (!attributes.xff_client_port) {
+        head += ip;
+      } else {
+        bool v6 = ip.find(':') != std::string::npos;
+        if (v6) head += '[';
+        head += ip;
+        if (v6) head += ']';
+        head += ':';
+        head += std::to_string(conn_.client_port());
+      }
+      head += "\r\n";
+      break;
+    }
+    case config::XffHeaderProcessingMode::Preserve:
+      if (has_xff) {
+        for (const core::Header& h : req_.headers) {
+          if (core::iequals(h.name, "x-forwarded-for")) append_header(head, h.name, h.value);
+        }
+      }
+      break;
+    case config::XffHeaderProcessingMode::Remove:
+      break;
   }
-  head += conn_.client_ip();
-  head += "\r\n";
-  append_header(head, "X-Forwarded-Proto", "http");
+  // The protocol of the connection the load balancer took the request on: through a
+  // distribution that is CloudFront's HTTP hop, not the viewer's connection.
+  append_header(head, "X-Forwarded-Proto", lb_->own_listener && conn_.secure() ? "https" : "http");
   append_header(head, "X-Forwarded-Port", std::to_string(lb_->port));
   head += "X-Amzn-Trace-Id: ";
   if (valid_trace_header(trace)) {
@@ -346,6 +465,13 @@ void Exchange::lb_send_request() {
 bool Exchange::lb_fail(int status) {
   if (response_started_ || phase_ == Phase::Done || phase_ == Phase::Failed) return false;
   if (lb_->stats != nullptr && status >= 500) lb_->stats->elb_5xx.add();
+  // Failures the shared upstream code reports without saying why: a connection to the target
+  // exists (failed connects set their own reason in lb_connect_failed), so a 504 is the response
+  // timeout and a 502 a closed connection or an invalid response (ALB's 502/504 causes).
+  if (lb_->error_reason == nullptr && lb_->target.valid()) {
+    if (status == 504) lb_->error_reason = kReasonTargetResponseTimeout;
+    if (status == 502) lb_->error_reason = kReasonTargetResponseError;
+  }
   release_upstream(false);
   lb_respond(status, "text/html", alb_page(status), {});
   return true;
@@ -357,6 +483,9 @@ void Exchange::lb_respond(int status, std::string_view content_type, std::string
                           std::string_view location) {
   bool keep = begin_local(
       status, status >= 400 ? "Error" : (status >= 300 && status < 400 ? "Redirect" : "Miss"));
+  // CloudFront's x-edge-detailed-result-type holds "the specific type of error" when the result
+  // type is Error; for the load balancer's own errors that is its reason (ALB's error_reason).
+  if (lb_->error_reason != nullptr) detailed_result_ = lb_->error_reason;
   std::string& head = head_scratch();
   append_status_line(head, status, alb_reason(status));
   append_header(head, "Server", "awselb/2.0");

@@ -5,6 +5,7 @@
 
 #include "core/log.h"
 #include "proxy/response_writer.h"
+#include "proxy/shared_tier.h"
 
 namespace portico::proxy {
 namespace {
@@ -172,6 +173,11 @@ core::Result<const Invalidation*> Invalidations::create(std::string_view distrib
   size_t wildcards = 0;
   for (const std::string& p : *paths) {
     if (p.empty() || p[0] != '/') return bad("path " + json_quote(p) + " must start with '/'");
+    for (char c : p) {
+      if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+        return bad("path " + json_quote(p) + " must not contain control characters");
+      }
+    }
     size_t star = p.find('*');
     if (star != std::string::npos) {
       if (star != p.size() - 1) return bad("path " + json_quote(p) + ": '*' must be last");
@@ -210,11 +216,66 @@ core::Result<const Invalidation*> Invalidations::create(std::string_view distrib
     for (const std::string& path : target->paths) {
       target->objects_removed += store_.invalidate(dist, path);
     }
+    if (shared_ != nullptr) {
+      publish(dist, id);
+      return;
+    }
     target->completed = true;
     PORTICO_INFO("invalidation %s distribution=%s paths=%zu removed=%llu", id.c_str(), dist.c_str(),
                  target->paths.size(), static_cast<unsigned long long>(target->objects_removed));
   });
   return static_cast<const Invalidation*>(p);
+}
+
+Invalidations::~Invalidations() = default;
+
+Invalidation* Invalidations::find_mutable(std::string_view distribution, std::string_view id) {
+  for (Invalidation& i : done_) {
+    if (i.id == id && i.distribution == distribution) return &i;
+  }
+  return nullptr;
+}
+
+// Appends the invalidation to the fleet's log in Redis; Completed once it is durable there.
+void Invalidations::publish(const std::string& distribution, const std::string& id) {
+  Invalidation* inv = find_mutable(distribution, id);
+  if (inv == nullptr) {
+    retries_.erase(id);
+    return;
+  }
+  shared_->feed().append(
+      distribution, id, inv->paths, [this, distribution, id](core::Result<uint64_t> r) {
+        Invalidation* target = find_mutable(distribution, id);
+        if (target == nullptr) {
+          retries_.erase(id);
+          return;
+        }
+        if (!r.ok()) {
+          Retry& retry = retries_[id];
+          if (!retry.timer) {
+            retry.timer = std::make_unique<core::Timer>(
+                loop_, [this, distribution, id] { publish(distribution, id); });
+          } else {
+            retry.backoff = std::min<std::chrono::milliseconds>(retry.backoff * 2,
+                                                                std::chrono::seconds(2));
+          }
+          PORTICO_WARN("invalidation %s: not yet in the Redis log (%s); retrying in %lld ms",
+                       id.c_str(), r.error().detail.c_str(),
+                       static_cast<long long>(retry.backoff.count()));
+          retry.timer->arm(retry.backoff);
+          return;
+        }
+        retries_.erase(id);
+        // Objects this edge took from Redis or filled since the first sweep go too.
+        for (const std::string& path : target->paths) {
+          target->objects_removed += store_.invalidate(distribution, path);
+        }
+        target->completed = true;
+        PORTICO_INFO("invalidation %s distribution=%s paths=%zu removed=%llu generation=%llu",
+                     id.c_str(), distribution.c_str(), target->paths.size(),
+                     static_cast<unsigned long long>(target->objects_removed),
+                     static_cast<unsigned long long>(r.value()));
+      });
 }
 
 const Invalidation* Invalidations::find(std::string_view distribution, std::string_view id) const {

@@ -2,12 +2,18 @@
 // admin API. Paths are exact ("/index.html") or end in one '*' ("/images/*"); each must start
 // with '/'. An invalidation is InProgress until its sweep of the shared MemoryStore has run (on
 // the main loop, right after the request is answered), then Completed: the store is shared by
-// every worker, so Completed means no worker can serve an invalidated object any more. Main
-// thread only.
+// every worker, so Completed means no worker can serve an invalidated object any more. With the
+// Redis tier (proxy/shared_tier.h) it is also appended to the fleet's invalidation log, and is
+// Completed only once that append is durable in Redis (retried with backoff while Redis is
+// away): from then on no edge serves the old object from Redis, and every edge sweeps its own
+// memory as the log reaches it. Main thread only.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <deque>
+#include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -17,6 +23,8 @@
 #include "core/result.h"
 
 namespace portico::proxy {
+
+class SharedTier;
 
 struct Invalidation {
   std::string id;  // "I" + 13 upper-case alphanumerics, like CloudFront's
@@ -29,7 +37,10 @@ struct Invalidation {
 
 class Invalidations {
  public:
-  Invalidations(core::Loop& loop, cache::MemoryStore& store) : loop_(loop), store_(store) {}
+  // `shared`: the Redis tier whose log invalidations go to, or null.
+  Invalidations(core::Loop& loop, cache::MemoryStore& store, SharedTier* shared = nullptr)
+      : loop_(loop), store_(store), shared_(shared) {}
+  ~Invalidations();
 
   // Parses the JSON body {"paths": [...], "caller_reference"?: "..."} and starts the sweep.
   // A repeated caller_reference for the same distribution returns the earlier invalidation, as
@@ -41,8 +52,17 @@ class Invalidations {
   static std::string to_json(const Invalidation& inv);
 
  private:
+  Invalidation* find_mutable(std::string_view distribution, std::string_view id);
+  void publish(const std::string& distribution, const std::string& id);
+
   core::Loop& loop_;
   cache::MemoryStore& store_;
+  SharedTier* shared_;
+  struct Retry {
+    std::unique_ptr<core::Timer> timer;
+    std::chrono::milliseconds backoff{100};
+  };
+  std::map<std::string, Retry> retries_;  // by invalidation id, while Redis refuses the append
   std::deque<Invalidation> done_;  // oldest first; bounded to the last kKeep
   std::vector<std::pair<std::string, std::string>> caller_refs_;  // (dist + ref, id)
 };

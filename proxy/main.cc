@@ -1,5 +1,5 @@
 // portico: the binary. `portico -c FILE` serves; `portico check -c FILE` validates (exit 0 or 2,
-// like `nginx -t`).
+// like `nginx -t`); `portico ca export` prints the local CA's root certificate.
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -10,6 +10,7 @@
 #include "config/loader.h"
 #include "core/log.h"
 #include "proxy/server.h"
+#include "tls/manager.h"
 
 namespace {
 
@@ -20,6 +21,8 @@ void usage(FILE* out) {
       out,
       "Usage: portico [options]            serve\n"
       "       portico check -c FILE        validate a config and exit (0 ok, 2 invalid)\n"
+      "       portico ca export [--state-dir DIR | -c FILE]\n"
+      "                                    print the local CA's root certificate (PEM)\n"
       "\n"
       "Options:\n"
       "  -c, --config FILE      configuration file (YAML; see docs/config.md)\n"
@@ -31,10 +34,51 @@ void usage(FILE* out) {
       "Signals: SIGTERM/SIGINT drain and exit (twice: exit now), SIGHUP reloads the config.\n");
 }
 
+// `portico ca export [--state-dir DIR | -c FILE]`: the root certificate clients must trust for
+// certificates issued by local-ca; the CA is created when the state_dir has none yet.
+int ca_command(int argc, char** argv) {
+  if (argc < 3 || std::string_view(argv[2]) != "export") {
+    std::fprintf(stderr, "portico: usage: portico ca export [--state-dir DIR | -c FILE]\n");
+    return 2;
+  }
+  std::string state_dir;
+  std::string config_path;
+  for (int i = 3; i < argc; ++i) {
+    std::string_view a = argv[i];
+    bool dir = a == "--state-dir";
+    if ((dir || a == "-c" || a == "--config") && i + 1 < argc) {
+      (dir ? state_dir : config_path) = argv[++i];
+    } else {
+      std::fprintf(stderr, "portico: ca export: unexpected argument '%s'\n", argv[i]);
+      return 2;
+    }
+  }
+  if (state_dir.empty() == config_path.empty()) {
+    std::fprintf(stderr, "portico: ca export needs --state-dir DIR or -c FILE\n");
+    return 2;
+  }
+  if (!config_path.empty()) {
+    portico::core::Result<portico::config::Model> model = portico::config::load_file(config_path);
+    if (!model.ok()) {
+      std::fprintf(stderr, "portico: %s\n", model.error().detail.c_str());
+      return 2;
+    }
+    state_dir = model->state_dir;
+  }
+  portico::core::Result<std::string> pem = portico::tls::Manager::export_ca(state_dir);
+  if (!pem.ok()) {
+    std::fprintf(stderr, "portico: %s\n", pem.error().detail.c_str());
+    return 1;
+  }
+  std::fputs(pem->c_str(), stdout);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   using portico::core::LogLevel;
+  if (argc >= 2 && std::string_view(argv[1]) == "ca") return ca_command(argc, argv);
   std::string config_path;
   int workers = 0;
   bool check = false;
@@ -95,6 +139,11 @@ int main(int argc, char** argv) {
   portico::core::Result<portico::config::Model> model = portico::config::load_file(config_path);
   if (!model.ok()) {
     std::fprintf(stderr, "portico: %s\n", model.error().detail.c_str());
+    return 2;
+  }
+  // Imported certificate files: PEM syntax, key matching the certificate (file:line, exit 2).
+  if (portico::core::Status tls = portico::tls::Manager::validate(*model); !tls.ok()) {
+    std::fprintf(stderr, "portico: %s\n", tls.error().detail.c_str());
     return 2;
   }
   if (check) {

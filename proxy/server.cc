@@ -17,8 +17,10 @@
 #include "core/log.h"
 #include "proxy/admin.h"
 #include "proxy/admin_targets.h"
+#include "proxy/shared_tier.h"
 #include "proxy/upstream/prober.h"
 #include "proxy/worker.h"
+#include "tls/manager.h"
 
 namespace portico::proxy {
 namespace {
@@ -100,13 +102,23 @@ core::Status Server::bind_listeners() {
   for (const config::Listener* lp : all) {
     const config::Listener& l = *lp;
     uint16_t port = l.port;
+    ListenerOptions options;
+    options.http2 = l.http2;  // HTTP: h2c prior knowledge; HTTPS: ALPN h2
+    if (l.protocol == config::ListenerProtocol::Https) {
+      options.tls = tls_ ? tls_->server_context(l.name) : nullptr;
+      if (options.tls == nullptr) {
+        return core::Error::make(core::ErrorKind::Config, core::Side::Internal,
+                                 "listener " + l.name + ": no TLS context for this HTTPS listener");
+      }
+    }
     for (auto& w : workers_) {
       // The first socket may take an ephemeral port; the other workers join it (SO_REUSEPORT).
       core::Result<int> fd = listen_socket(l.host, port);
       if (!fd.ok()) return fd.error();
       if (port == 0) port = bound_port(*fd);
-      w->add_listener(*fd, l.name);
+      w->add_listener(*fd, l.name, options);
     }
+    bound_ports_[l.name] = port;
     PORTICO_INFO("listening name=%s address=%s", l.name.c_str(),
                  format_address(l.host, port).c_str());
   }
@@ -115,6 +127,11 @@ core::Status Server::bind_listeners() {
 
 void Server::poke_prober() {
   if (prober_) prober_->poke();
+}
+
+uint16_t Server::listener_port(std::string_view name) const {
+  auto it = bound_ports_.find(std::string(name));
+  return it == bound_ports_.end() ? 0 : it->second;
 }
 
 bool Server::has_distribution(std::string_view id) const {
@@ -150,7 +167,15 @@ int Server::run() {
   }
   cache_ = std::make_unique<cache::MemoryStore>(model_->cache.memory_size,
                                                 model_->cache.max_object_size);
-  invalidations_ = std::make_unique<Invalidations>(loop_, *cache_);
+  if (model_->cache.redis.enabled) {
+    shared_tier_ = std::make_unique<SharedTier>(loop_, *model_, *cache_);
+    shared_tier_->start();
+  }
+  invalidations_ = std::make_unique<Invalidations>(loop_, *cache_, shared_tier_.get());
+  if (core::Status st = start_certificates(); !st.ok()) {
+    PORTICO_ERROR("%s", st.error().detail.c_str());
+    return st.error().kind == core::ErrorKind::Config ? 2 : 1;
+  }
   for (int i = 0; i < n; ++i) workers_.push_back(std::make_unique<Worker>(*this, i));
   if (core::Status st = bind_listeners(); !st.ok()) {
     PORTICO_ERROR("%s", st.error().detail.c_str());
@@ -182,6 +207,34 @@ int Server::run() {
   if (access_log_) access_log_->stop();
   PORTICO_INFO("shutdown complete");
   return 0;
+}
+
+// The ACM stand-in: the local CA, issued and imported certificates and one SSL_CTX per HTTPS
+// listener (tls/manager.h), ticked every second for file changes, renewals, expiry and ticket keys.
+core::Status Server::start_certificates() {
+  if (!needs_certificates(*model_)) return {};
+  core::Result<std::unique_ptr<tls::Manager>> m = tls::Manager::create(*model_);
+  if (!m.ok()) return m.error();
+  tls_ = std::move(m.value());
+  tls_tick_ = std::make_unique<core::Timer>(loop_, [this] {
+    tls_->tick(std::chrono::system_clock::now());
+    tls_tick_->arm(std::chrono::seconds(1));
+  });
+  tls_tick_->arm(std::chrono::seconds(1));
+  return {};
+}
+
+bool Server::needs_certificates(const config::Model& m) {
+  if (!m.certificates.empty()) return true;
+  for (const config::Listener& l : m.listeners) {
+    if (l.protocol == config::ListenerProtocol::Https) return true;
+  }
+  for (const config::LoadBalancer& lb : m.load_balancers) {
+    for (const config::Listener& l : lb.listeners) {
+      if (l.protocol == config::ListenerProtocol::Https) return true;
+    }
+  }
+  return false;
 }
 
 void Server::on_signal(int sig, short /*what*/, void* arg) {
@@ -237,6 +290,16 @@ core::Result<uint64_t> Server::reload() {
     PORTICO_ERROR("reload failed: %s", snap.error().detail.c_str());
     return snap.error();
   }
+  // Certificates and TLS listener settings apply to new handshakes; an invalid certificate
+  // fails the whole reload.
+  if (tls_) {
+    if (core::Status st = tls_->apply(*model); !st.ok()) {
+      PORTICO_ERROR("reload failed: %s", st.error().detail.c_str());
+      return st.error();
+    }
+  } else if (needs_certificates(*model)) {
+    PORTICO_WARN("reload: certificates take effect after a restart (no HTTPS listener at start)");
+  }
   // Sockets stay as bound at startup: listener changes need a restart.
   bool listeners_changed = model->listeners.size() != model_->listeners.size();
   for (size_t i = 0; !listeners_changed && i < model->listeners.size(); ++i) {
@@ -251,6 +314,7 @@ core::Result<uint64_t> Server::reload() {
   target_groups_ = std::move(groups);
   snapshot_ = snap.value();
   for (auto& w : workers_) w->set_snapshot(snapshot_);
+  if (shared_tier_) shared_tier_->set_distributions(*model);
   poke_prober();
   PORTICO_INFO("reload ok generation=%llu", static_cast<unsigned long long>(generation_));
   return generation_;
@@ -419,7 +483,58 @@ std::string Server::render_metrics() {
   if (target_groups_) {
     append_target_group_metrics(out, *target_groups_, groups, std::chrono::steady_clock::now());
   }
+  if (tls_) append_tls_metrics(out, tls_->stats());
+  if (shared_tier_) shared_tier_->append_metrics(out);
   return out;
+}
+
+// The certificate manager's counters (tls::Stats), Prometheus text.
+void Server::append_tls_metrics(std::string& out, const tls::Stats& s) {
+  struct Row {
+    const char* name;
+    const char* type;
+    const char* help;
+    uint64_t value;
+  };
+  const Row rows[] = {
+      {"portico_tls_certificates", "gauge", "Certificates held (issued and imported).",
+       s.certificates},
+      {"portico_tls_certificates_expired", "gauge", "Certificates past not_after (still served).",
+       s.certificates_expired},
+      {"portico_tls_certificates_issued_total", "counter", "Certificates the local CA signed.",
+       s.issued_total},
+      {"portico_tls_certificates_renewed_total", "counter", "Issued certificates renewed.",
+       s.renewed_total},
+      {"portico_tls_renewal_failures_total", "counter", "Renewals that failed.",
+       s.renewal_failures_total},
+      {"portico_tls_file_reloads_total", "counter", "Changed certificate files swapped in.",
+       s.file_reloads_total},
+      {"portico_tls_file_reload_failures_total", "counter",
+       "Changed certificate files refused (the old certificate kept).",
+       s.file_reload_failures_total},
+      {"portico_tls_imports_total", "counter", "Certificates imported through the admin API.",
+       s.imports_total},
+      {"portico_tls_ticket_key_rotations_total", "counter", "Session ticket key rotations.",
+       s.ticket_key_rotations_total},
+      {"portico_tls_handshake_setup_failures_total", "counter",
+       "Handshakes whose certificate or policy could not be set.",
+       s.handshake_setup_failures_total},
+  };
+  for (const Row& r : rows) {
+    out += std::string("# HELP ") + r.name + " " + r.help + "\n# TYPE " + r.name + " " + r.type +
+           "\n" + r.name + " " + std::to_string(r.value) + "\n";
+  }
+  out += "# HELP portico_tls_certificate_choices_total How SNI chose the certificate.\n";
+  out += "# TYPE portico_tls_certificate_choices_total counter\n";
+  const std::pair<const char*, uint64_t> choices[] = {
+      {"exact", s.handshakes_sni_exact_total},       {"wildcard", s.handshakes_sni_wildcard_total},
+      {"no_sni", s.handshakes_no_sni_total},         {"default", s.handshakes_sni_default_total},
+      {"rejected", s.handshakes_sni_rejected_total},
+  };
+  for (const auto& [how, n] : choices) {
+    out += std::string("portico_tls_certificate_choices_total{choice=\"") + how + "\"} " +
+           std::to_string(n) + "\n";
+  }
 }
 
 }  // namespace portico::proxy

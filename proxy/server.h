@@ -7,6 +7,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "cache/store.h"
@@ -17,10 +18,16 @@
 #include "proxy/invalidations.h"
 #include "proxy/snapshot.h"
 
+namespace portico::tls {
+class Manager;
+struct Stats;
+}  // namespace portico::tls
+
 namespace portico::proxy {
 
 class Worker;
 class Admin;
+class SharedTier;
 namespace upstream {
 class Prober;
 }
@@ -53,9 +60,16 @@ class Server {
   const config::Server& settings() const { return settings_; }
   // The process-wide cache (sized by the config at startup; later reloads do not resize it).
   cache::MemoryStore& cache() { return *cache_; }
+  // The shared Redis tier (cache.redis), or null without one. Made before the workers start.
+  SharedTier* shared_tier() { return shared_tier_.get(); }
   // Main thread.
   Invalidations& invalidations() { return *invalidations_; }
+  // The certificate manager (ACM stand-in); null when the config has no HTTPS listener and no
+  // certificate.
+  tls::Manager* certificates() { return tls_.get(); }
   bool has_distribution(std::string_view id) const;
+  // The port listener `name` is bound to (0: unknown). Written before the workers start.
+  uint16_t listener_port(std::string_view name) const;
   // Main thread: the live target groups of the current snapshot (admin API, prober, metrics).
   const std::shared_ptr<routing::TargetGroupSet>& target_groups() const { return target_groups_; }
   // Main thread: probe what is due now (after targets were registered through the admin API).
@@ -66,6 +80,9 @@ class Server {
 
  private:
   core::Status bind_listeners();
+  core::Status start_certificates();
+  static bool needs_certificates(const config::Model& m);
+  static void append_tls_metrics(std::string& out, const tls::Stats& s);
   static void on_signal(int sig, short what, void* arg);
 
   ServerOptions options_;
@@ -81,10 +98,14 @@ class Server {
   config::Server settings_;
   int max_connections_;
   std::vector<std::unique_ptr<Worker>> workers_;
+  std::unordered_map<std::string, uint16_t> bound_ports_;
   std::unique_ptr<Admin> admin_;
   std::unique_ptr<AccessLog> access_log_;
   std::unique_ptr<cache::MemoryStore> cache_;
+  std::unique_ptr<SharedTier> shared_tier_;
   std::unique_ptr<Invalidations> invalidations_;
+  std::unique_ptr<tls::Manager> tls_;
+  std::unique_ptr<core::Timer> tls_tick_;
   std::atomic<int> open_connections_{0};
   std::atomic<int> workers_running_{0};
   bool shutting_down_ = false;

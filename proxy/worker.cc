@@ -8,6 +8,7 @@
 #include "proxy/connection.h"
 #include "proxy/exchange.h"
 #include "proxy/server.h"
+#include "proxy/shared_tier.h"
 
 namespace portico::proxy {
 
@@ -16,19 +17,22 @@ Worker::Worker(Server& server, int index) : server_(server), index_(index), pool
 Worker::~Worker() {
   join();
   adopted_.clear();
-  for (Connection* c : connections_) delete c;
+  for (ClientConnection* c : connections_) delete c;
   connections_.clear();
   for (auto& l : listeners_) {
     if (l->listener) evconnlistener_free(l->listener);
   }
 }
 
-void Worker::add_listener(int fd, const std::string& name) {
-  listeners_.push_back(std::make_unique<ListenerEntry>(ListenerEntry{this, name, fd, nullptr}));
+void Worker::add_listener(int fd, const std::string& name, ListenerOptions options) {
+  listeners_.push_back(
+      std::make_unique<ListenerEntry>(ListenerEntry{this, name, fd, nullptr, options}));
 }
 
 void Worker::start(SnapshotPtr snapshot) {
   apply_snapshot(std::move(snapshot));
+  // Before the thread runs: the tier's connections attach to this loop.
+  if (SharedTier* shared = server_.shared_tier()) redis_ = shared->make_worker_tier(loop_);
   for (auto& l : listeners_) {
     // backlog 0: the socket is already listening (Server::bind_listeners).
     l->listener = evconnlistener_new(loop_.base(), &Worker::on_accept, l.get(),
@@ -100,12 +104,18 @@ void Worker::on_accept(evconnlistener* /*l*/, int fd, sockaddr* addr, int len, v
   }
   server.open_connections().fetch_add(1, std::memory_order_relaxed);
   self->stats_.open_connections_added.add();
-  auto* c = new Connection(*self, fd, entry->name, addr, static_cast<socklen_t>(len));
+  auto* c =
+      new Connection(*self, fd, entry->name, addr, static_cast<socklen_t>(len), entry->options);
   self->connections_.insert(c);
   c->start();
 }
 
-void Worker::on_connection_closed(Connection* c) {
+void Worker::replace_connection(ClientConnection* old, ClientConnection* fresh) {
+  connections_.erase(old);
+  connections_.insert(fresh);
+}
+
+void Worker::on_connection_closed(ClientConnection* c) {
   connections_.erase(c);
   server_.open_connections().fetch_sub(1, std::memory_order_relaxed);
   stats_.open_connections_removed.add();
@@ -150,11 +160,13 @@ void Worker::begin_drain() {
       }
     }
     pool_.close_all();
-    std::vector<Connection*> idle;
-    for (Connection* c : connections_) {
-      if (c->idle()) idle.push_back(c);
+    std::vector<ClientConnection*> idle;
+    std::vector<ClientConnection*> busy;
+    for (ClientConnection* c : connections_) {
+      (c->idle() ? idle : busy).push_back(c);
     }
-    for (Connection* c : idle) c->close_now();
+    for (ClientConnection* c : idle) c->close_now();
+    for (ClientConnection* c : busy) c->begin_drain();
     maybe_finish_drain();
   });
 }
@@ -169,8 +181,8 @@ void Worker::maybe_finish_drain() {
 void Worker::stop_now() {
   loop_.post([this] {
     draining_ = true;
-    std::vector<Connection*> all(connections_.begin(), connections_.end());
-    for (Connection* c : all) c->close_now();
+    std::vector<ClientConnection*> all(connections_.begin(), connections_.end());
+    for (ClientConnection* c : all) c->close_now();
     pool_.close_all();
     event_base_loopbreak(loop_.base());
   });

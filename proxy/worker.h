@@ -13,9 +13,11 @@
 #include <unordered_set>
 #include <vector>
 
+#include "cache/redis_tier.h"
 #include "cache/store.h"
 #include "core/loop.h"
 #include "origin/sigv4.h"
+#include "proxy/downstream.h"
 #include "proxy/metrics.h"
 #include "proxy/request_id.h"
 #include "proxy/snapshot.h"
@@ -26,7 +28,7 @@ struct evconnlistener;
 namespace portico::proxy {
 
 class Server;
-class Connection;
+class ClientConnection;
 class Exchange;
 
 class Worker {
@@ -37,7 +39,7 @@ class Worker {
   Worker& operator=(const Worker&) = delete;
 
   // Main thread, before start(): a bound, listening, non-blocking socket for listener `name`.
-  void add_listener(int fd, const std::string& name);
+  void add_listener(int fd, const std::string& name, ListenerOptions options = {});
   // Main thread: spawns the thread.
   void start(SnapshotPtr snapshot);
   // Any thread: new exchanges use `snapshot` from now on.
@@ -65,8 +67,13 @@ class Worker {
   // made on first use and dropped when a new snapshot is applied (credentials are re-read on
   // reload).
   origin::Signer& s3_signer(const Snapshot& snap, const OriginTarget* target);
-  void on_connection_closed(Connection* c);
+  void on_connection_closed(ClientConnection* c);
+  // An HTTP/1 connection became an HTTP/2 session (same socket): track `fresh` instead of `old`
+  // (which deletes itself), with no change to the connection counts.
+  void replace_connection(ClientConnection* old, ClientConnection* fresh);
   cache::MemoryStore& cache();
+  // This worker's side of the shared Redis tier (cache.redis), or null without one.
+  cache::RedisTier* redis() { return redis_.get(); }
 
   // Exchanges waiting for a cache fill running on any worker. The fill's thread calls
   // post_cache_wake(id) (any thread); the exchange is woken on this loop if still registered.
@@ -96,9 +103,10 @@ class Worker {
     std::string name;
     int fd;
     evconnlistener* listener;
+    ListenerOptions options;
   };
   std::vector<std::unique_ptr<ListenerEntry>> listeners_;
-  std::unordered_set<Connection*> connections_;
+  std::unordered_set<ClientConnection*> connections_;
   std::unordered_map<uint64_t, Exchange*> cache_waiters_;
   uint64_t next_waiter_id_ = 1;
   std::unordered_map<Exchange*, std::unique_ptr<Exchange>> adopted_;
@@ -110,6 +118,7 @@ class Worker {
   };
   std::unordered_map<const OriginTarget*, SignerEntry> signers_;
   bool draining_ = false;
+  std::unique_ptr<cache::RedisTier> redis_;  // declared after loop_: destroyed before it
 };
 
 }  // namespace portico::proxy

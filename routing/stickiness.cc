@@ -180,4 +180,38 @@ void format_set_cookie(std::string& out, std::string_view name, std::string_view
   if (cors) out.append("; SameSite=None; Secure");
 }
 
+bool response_sets_cookie(const core::Headers& response_headers, std::string_view name) {
+  for (const core::Header& h : response_headers) {
+    if (!core::iequals(h.name, "set-cookie")) continue;
+    // RFC 6265 §5.2: the name is what precedes the first '=' of the first ';'-separated part,
+    // with surrounding whitespace removed.
+    std::string_view pair = std::string_view(h.value).substr(0, h.value.find(';'));
+    size_t eq = pair.find('=');
+    if (eq == std::string_view::npos) continue;
+    std::string_view n = pair.substr(0, eq);
+    while (!n.empty() && (n.front() == ' ' || n.front() == '\t')) n.remove_prefix(1);
+    while (!n.empty() && (n.back() == ' ' || n.back() == '\t')) n.remove_suffix(1);
+    if (n == name) return true;
+  }
+  return false;
+}
+
+bool chromium_80_or_later(std::string_view user_agent) {
+  for (std::string_view product : {std::string_view("Chrome/"), std::string_view("Chromium/")}) {
+    for (size_t at = user_agent.find(product); at != std::string_view::npos;
+         at = user_agent.find(product, at + 1)) {
+      size_t i = at + product.size();
+      int major = 0;
+      size_t digits = 0;
+      while (i < user_agent.size() && user_agent[i] >= '0' && user_agent[i] <= '9' && digits < 6) {
+        major = major * 10 + (user_agent[i] - '0');
+        ++i;
+        ++digits;
+      }
+      if (digits > 0 && major >= 80) return true;
+    }
+  }
+  return false;
+}
+
 }  // namespace portico::routing

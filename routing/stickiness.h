@@ -34,6 +34,8 @@ inline constexpr std::string_view kTargetGroupCorsCookieName = "AWSALBTGCORS";
 // others are sent as "_remove_".
 inline constexpr std::string_view kAppCookiePrefix = "AWSALBAPP-";
 inline constexpr int kAppCookieShards = 4;
+inline constexpr std::string_view kAppCookieNames[kAppCookieShards] = {
+    "AWSALBAPP-0", "AWSALBAPP-1", "AWSALBAPP-2", "AWSALBAPP-3"};
 inline constexpr std::string_view kAppCookieUnused = "_remove_";
 // AWSALBAPP-* cookies expire after 7 days regardless of the stickiness duration (ALB).
 inline constexpr int64_t kAppCookieLifetimeSeconds = 7 * 24 * 3600;
@@ -77,5 +79,14 @@ std::optional<std::string_view> find_cookie(const core::Headers& headers, std::s
 // Path=/", plus "; SameSite=None; Secure" for the CORS variants (ALB uses Expires, not Max-Age).
 void format_set_cookie(std::string& out, std::string_view name, std::string_view value,
                        int64_t expires_unix, bool cors);
+
+// True when one of the response's Set-Cookie fields sets the cookie `name` (the application
+// cookie of `app_cookie` stickiness; any attributes, even an expiry in the past). No allocation.
+bool response_sets_cookie(const core::Headers& response_headers, std::string_view name);
+
+// ALB adds "SameSite=None; Secure" to AWSALBAPP cookies "only if the user-agent version is
+// Chromium80 or above" (ALB User Guide, "Sticky sessions"): true for a User-Agent naming
+// Chrome/N or Chromium/N with N >= 80.
+bool chromium_80_or_later(std::string_view user_agent);
 
 }  // namespace portico::routing

@@ -14,4 +14,5 @@ python3 examples/api_backend.py --port 9001 &
 backend_pid=$!
 echo "demo API backend: pid $backend_pid on http://127.0.0.1:9001"
 echo "Portico: http://localhost:8080/ (site), http://localhost:8080/api/hello (API), admin http://127.0.0.1:9901/metrics"
+echo "HTTPS + HTTP/2: https://localhost:8443/ (trust the local CA: build/release/portico ca export -c examples/portico.yaml > portico-ca.pem)"
 build/release/portico -c examples/portico.yaml "$@"

@@ -428,7 +428,7 @@ TEST_CASE("load balancer: listeners are unique across the file", "[config][lb]")
                         "load_balancers: [{name: a, listeners: [{name: x, address: "
                         "127.0.0.1:9, protocol: HTTPS}]" +
                         tail),
-             Contains("HTTPS listeners need certificates"));
+             Contains("certificates: is required for HTTPS listeners"));
   Model m = load_ok(kHead +
                     "load_balancers: [{name: a, listeners: [{name: x, address: "
                     "127.0.0.1:0}, {name: y, address: 127.0.0.1:0}]" +
@@ -452,4 +452,84 @@ TEST_CASE("load balancer: sticky weighted target groups want group stickiness", 
   const ForwardAction& f = m.load_balancers[0].default_action.forward;
   CHECK(f.stickiness_enabled);
   CHECK(f.stickiness_duration == Duration{3'600'000});
+}
+
+TEST_CASE("target group: app_cookie stickiness names no reserved cookie", "[config][lb]") {
+  using Catch::Matchers::Contains;
+  // ALB User Guide, "Sticky sessions": AWSALB, AWSALBAPP and AWSALBTG are reserved; so are the
+  // names the load balancer derives from them (AWSALBCORS, AWSALBTGCORS, AWSALBAPP-0..3).
+  for (const char* name : {"AWSALB", "AWSALBCORS", "AWSALBTG", "AWSALBTGCORS", "AWSALBAPP",
+                           "AWSALBAPP-0", "AWSALBAPP-3"}) {
+    INFO(name);
+    std::string fields = std::string("    stickiness: {enabled: true, type: app_cookie, ") +
+                         "cookie_name: " + name + "}\n";
+    CHECK_THAT(load_error(group(fields)),
+               Contains("t.yaml:8:64: target_groups[0].stickiness.cookie_name: names starting "
+                        "with AWSALB are reserved"));
+  }
+  CHECK_THAT(load_error(group("    stickiness: {type: app_cookie, cookie_name: \"a b\"}\n")),
+             Contains("t.yaml:8:49: target_groups[0].stickiness.cookie_name: invalid cookie "
+                      "name 'a b'"));
+  // Names that merely resemble them are the application's.
+  Model m =
+      load_ok(group("    stickiness: {enabled: true, type: app_cookie, cookie_name: AWSAL}\n"));
+  CHECK(tg(m, "v1").stickiness.cookie_name == "AWSAL");
+  CHECK(tg(m, "v1").stickiness.duration == Duration{86'400'000});  // ALB's default, 1 day
+}
+
+namespace {
+
+// Target group v1 (line 7) and a load balancer whose `attributes:` is on line 10.
+std::string with_attributes(const std::string& attributes) {
+  return kHead +
+         "target_groups:\n"
+         "  - {name: v1, targets: [\"127.0.0.1:9001\"]}\n"
+         "load_balancers:\n"
+         "  - name: api\n"
+         "    attributes: " +
+         attributes +
+         "\n"
+         "    default_actions: [{forward: {target_group: v1}}]\n";
+}
+
+}  // namespace
+
+TEST_CASE("load balancer: attributes (X-Forwarded-For processing)", "[config][lb]") {
+  using Catch::Matchers::Contains;
+  using portico::config::XffHeaderProcessingMode;
+  // ALB's defaults: append, no client port.
+  Model m =
+      load_ok(with_rule("priority: 1, conditions: {path_pattern: [/x]}, "
+                        "actions: [{forward: {target_group: v2}}]"));
+  CHECK(m.load_balancers[0].attributes.xff_header_processing_mode ==
+        XffHeaderProcessingMode::Append);
+  CHECK_FALSE(m.load_balancers[0].attributes.xff_client_port);
+
+  m = load_ok(with_attributes("{xff_header_processing_mode: preserve}"));
+  CHECK(m.load_balancers[0].attributes.xff_header_processing_mode ==
+        XffHeaderProcessingMode::Preserve);
+  m = load_ok(with_attributes("{xff_header_processing_mode: remove}"));
+  CHECK(m.load_balancers[0].attributes.xff_header_processing_mode ==
+        XffHeaderProcessingMode::Remove);
+  m = load_ok(with_attributes("{xff_header_processing_mode: append, xff_client_port: true}"));
+  CHECK(m.load_balancers[0].attributes.xff_header_processing_mode ==
+        XffHeaderProcessingMode::Append);
+  CHECK(m.load_balancers[0].attributes.xff_client_port);
+  CHECK(m.warnings.empty());
+
+  // The client port only changes what append adds: a warning otherwise.
+  m = load_ok(with_attributes("{xff_header_processing_mode: remove, xff_client_port: true}"));
+  REQUIRE(m.warnings.size() == 1);
+  CHECK_THAT(m.warnings[0], Contains("t.yaml:10:71: load_balancers[0].attributes.xff_client_port: "
+                                     "has no effect unless xff_header_processing_mode is append"));
+
+  CHECK_THAT(load_error(with_attributes("{xff_header_processing_mode: drop}")),
+             Contains("t.yaml:10:46: load_balancers[0].attributes.xff_header_processing_mode: "
+                      "must be append, preserve or remove, got 'drop'"));
+  CHECK_THAT(
+      load_error(with_attributes("{xff_client_port: maybe}")),
+      Contains(
+          "t.yaml:10:35: load_balancers[0].attributes.xff_client_port: expected true or false"));
+  CHECK_THAT(load_error(with_attributes("{xff_header_processing: append}")),
+             Contains("load_balancers[0].attributes.xff_header_processing: unknown key"));
 }

@@ -268,23 +268,19 @@ TEST_CASE("reserved keys are accepted", "[config]") {
   CHECK(b.allowed_methods == (kGetHead | method_bit(Method::Options)));
   CHECK(b.cached_methods == (kGetHead | method_bit(Method::Options)));
 
-  Model l = load_ok(
-      "listeners: [{name: http, address: 127.0.0.1:80, certificates: [], ssl_policy: x}]\n" +
-      minimal().substr(minimal().find('\n') + 1));
-  CHECK(l.listeners[0].port == 80);
+  CHECK_THAT(load_error("listeners: [{name: http, address: 127.0.0.1:80, ssl_policy: x}]\n" +
+                        minimal().substr(minimal().find('\n') + 1)),
+             Catch::Contains("listeners[0].ssl_policy: only HTTPS listeners take this key"));
 }
 
-TEST_CASE("warnings for https viewer policies and a public admin address", "[config]") {
+TEST_CASE("https viewer policies load quietly; a public admin address warns", "[config]") {
   Model m = load_ok(with_behaviors("      - {path_pattern: /a, target_origin_id: api, "
                                    "viewer_protocol_policy: redirect-to-https}\n") +
                     "admin: {address: 0.0.0.0:9901}\n");
   CHECK(m.distributions[0].cache_behaviors[0].viewer_protocol_policy ==
         portico::config::ViewerProtocolPolicy::RedirectToHttps);
-  REQUIRE(m.warnings.size() == 2);
+  REQUIRE(m.warnings.size() == 1);
   CHECK(m.warnings[0] ==
-        "t.yaml:7:75: distributions[0].cache_behaviors[0].viewer_protocol_policy: "
-        "redirect-to-https behaves like allow-all until TLS listeners exist");
-  CHECK(m.warnings[1] ==
         "t.yaml:8:18: admin.address: admin address 0.0.0.0:9901 is not loopback: anyone who can "
         "reach it can read stats");
   CHECK(m.admin.enabled);
@@ -454,8 +450,8 @@ TEST_CASE("error: listener address", "[config][error]") {
 
 TEST_CASE("error: listener protocol", "[config][error]") {
   CHECK(load_error("listeners: [{name: a, address: 1.2.3.4:5, protocol: HTTPS}]\n") ==
-        "t.yaml:1:53: listeners[0].protocol: HTTPS listeners need certificates (not supported "
-        "yet)");
+        "t.yaml:1:13: listeners[0].certificates: is required for HTTPS listeners (names from "
+        "certificates:, the first is the default)");
   CHECK(load_error("listeners: [{name: a, address: 1.2.3.4:5, protocol: http}]\n") ==
         "t.yaml:1:53: listeners[0].protocol: must be HTTP or HTTPS, got 'http'");
 }

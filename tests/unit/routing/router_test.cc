@@ -41,8 +41,12 @@ Distribution distribution(std::string id, std::vector<std::string> aliases,
 
 std::shared_ptr<const Model> make_model(std::vector<Distribution> ds) {
   auto model = std::make_shared<Model>();
-  model->listeners = {Listener{"public", "127.0.0.1", 0, {}, {}},
-                      Listener{"internal", "127.0.0.1", 0, {}, {}}};
+  Listener pub;
+  pub.name = "public";
+  pub.host = "127.0.0.1";
+  Listener internal = pub;
+  internal.name = "internal";
+  model->listeners = {pub, internal};
   model->distributions = std::move(ds);
   return model;
 }
