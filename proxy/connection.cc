@@ -81,6 +81,7 @@ Connection::Connection(Worker& worker, int fd, std::string listener_name, const 
     // OpenSSL's bufferevent runs the handshake and does all reads and writes (no rev_). With
     // BEV_OPT_CLOSE_ON_FREE it frees the SSL and closes the socket.
     tls_ = true;
+    staging_ = evbuffer_new();
     SSL* ssl = SSL_new(options.tls);
     if (ssl != nullptr) {
       bev_ = bufferevent_openssl_socket_new(worker_.loop().base(), fd, ssl,
@@ -105,6 +106,7 @@ Connection::~Connection() {
   if (rev_) event_free(rev_);
   if (bev_) bufferevent_free(bev_);
   event_free(deferred_);
+  if (staging_) evbuffer_free(staging_);
 }
 
 void Connection::start() {
@@ -260,7 +262,14 @@ void Connection::on_client_eof() {
 }
 
 void Connection::flush() {
-  if (bev_ != nullptr && !tls_) flush_now(bev_);
+  if (bev_ == nullptr) return;
+  if (tls_) {
+    if (evbuffer_get_length(staging_) > 0) {
+      evbuffer_add_buffer(bufferevent_get_output(bev_), staging_);
+    }
+    return;
+  }
+  flush_now(bev_);
 }
 
 bool Connection::idle() const {
@@ -268,11 +277,16 @@ bool Connection::idle() const {
          evbuffer_get_length(bufferevent_get_input(bev_)) == 0;
 }
 
-evbuffer* Connection::output() { return bufferevent_get_output(bev_); }
+// TLS: the exchange writes into a staging buffer that flush() hands to OpenSSL's bufferevent in
+// one piece, so a response becomes one SSL_write (one record run, one syscall) rather than one
+// per evbuffer_add (its output callback writes at once).
+evbuffer* Connection::output() { return tls_ ? staging_ : bufferevent_get_output(bev_); }
 
 bool Connection::output_full() const {
-  return bev_ == nullptr ||
-         evbuffer_get_length(bufferevent_get_output(bev_)) >= kOutputHighWatermark;
+  if (bev_ == nullptr) return true;
+  size_t queued = evbuffer_get_length(bufferevent_get_output(bev_));
+  if (tls_) queued += evbuffer_get_length(staging_);
+  return queued >= kOutputHighWatermark;
 }
 
 const char* Connection::phase_name() const {
@@ -548,6 +562,7 @@ void Connection::close_after_flush() {
   if (phase_ == Phase::Closed) return;
   phase_ = Phase::Closing;
   disarm_timer();
+  flush();  // TLS: hand the staged bytes over
   bufferevent_setwatermark(bev_, EV_WRITE, 0, 0);
   if (flush_now(bev_)) begin_linger();
 }
@@ -580,7 +595,7 @@ void Connection::on_write(bufferevent* /*bev*/, void* arg) {
   auto* self = static_cast<Connection*>(arg);
   if (!self->tls_) write_drained(self->bev_);
   if (self->phase_ == Phase::Closing) {
-    if (evbuffer_get_length(self->output()) == 0) self->begin_linger();
+    if (evbuffer_get_length(bufferevent_get_output(self->bev_)) == 0) self->begin_linger();
     return;
   }
   if (self->exchange_) self->exchange_->on_downstream_drained();

@@ -97,7 +97,8 @@ class Connection final : public Downstream, public ClientConnection, public http
   const char* phase_name() const;
 
   Worker& worker_;
-  bufferevent* bev_ = nullptr;  // output side only; reads are ours (rev_), see on_readable
+  bufferevent* bev_ = nullptr;   // output side only; reads are ours (rev_), see on_readable
+  evbuffer* staging_ = nullptr;  // TLS: response bytes until flush() (see output())
   event* rev_ = nullptr;
   event* deferred_ = nullptr;
   std::string listener_name_;

@@ -142,9 +142,9 @@ class Exchange final : public http1::ResponseEvents {
   bool serve_stale_on_error();
   void invalidate_after_unsafe();
   // exchange_cache.cc: the shared Redis tier under local memory (cache.redis).
-  bool redis_lookup(const cache::ObjectRef& fill);
+  bool redis_lookup(const cache::ObjectRef& fill, const cache::ObjectRef& stale = {});
   void on_redis_found(cache::RedisTier::Found found);
-  bool serve_from_redis(const cache::ObjectRef& fill, cache::RedisEntry& entry);
+  bool serve_from_redis(const cache::ObjectRef& fill, cache::RedisEntry& entry, bool allow_stale);
   void redis_stamp();
   void redis_store(const cache::ObjectRef& object);
   void redis_release(bool pass);

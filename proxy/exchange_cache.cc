@@ -132,14 +132,17 @@ void Exchange::on_lookup(cache::MemoryStore::Lookup found) {
   const cache::ObjectRef& o = found.object;
   int64_t age = o->age_ms(wall_now_ms());
   const cache::Timing& t = o->timing();
-  if (age < t.ttl * 1000) {
+  // An edge that just got the fleet's invalidation log back has not applied what it missed:
+  // what it holds is revalidated, not served, until it has.
+  bool behind = worker_.redis() != nullptr && worker_.redis()->log().behind();
+  if (age < t.ttl * 1000 && !behind) {
     dist_stats_->cache_hits.add();
     deliver(o, t.error_response ? "Error from cloudfront" : "Hit from cloudfront", "Hit");
     return;
   }
   // Stale. RFC 5861 §3: within stale-while-revalidate, serve it and refresh once in the
   // background (here: the next fill for the key; this exchange serves stale now).
-  if (!t.must_revalidate && age < (t.ttl + t.stale_while_revalidate) * 1000) {
+  if (!behind && !t.must_revalidate && age < (t.ttl + t.stale_while_revalidate) * 1000) {
     dist_stats_->cache_hits.add();
     cache::MemoryStore::Lookup f =
         o->try_begin_revalidation()
@@ -158,13 +161,15 @@ void Exchange::on_lookup(cache::MemoryStore::Lookup found) {
     deliver(o, "Hit from cloudfront", "Hit");
     return;
   }
-  dist_stats_->cache_misses.add();
   cache::MemoryStore::Lookup f =
       worker_.cache().begin_fill(cache_->key, distribution_->id, req_.path);
   if (f.found == Found::Joined) {
+    dist_stats_->cache_misses.add();
     join_fill(std::move(f.object));
     return;
   }
+  if (redis_lookup(f.object, o)) return;  // another edge may have refreshed it already
+  dist_stats_->cache_misses.add();
   begin_fill(std::move(f.object), o);
 }
 
@@ -961,17 +966,20 @@ void Exchange::finish_delivery() {
 
 // ---- the Redis tier ----
 
-// After a local miss (`fill` is ours, Pending): asks Redis within the budget. False when the
-// tier is absent or cannot answer now; the caller then fetches from the origin.
-bool Exchange::redis_lookup(const cache::ObjectRef& fill) {
+// After a local miss (`fill` is ours, Pending), or with the local `stale` copy to revalidate:
+// asks Redis within the budget. False when the tier is absent or cannot answer now; the caller
+// then goes to the origin.
+bool Exchange::redis_lookup(const cache::ObjectRef& fill, const cache::ObjectRef& stale) {
   cache::RedisTier* tier = worker_.redis();
-  if (tier == nullptr || !fill) return false;
   CacheState& c = *cache_;
+  if (tier == nullptr || !fill || c.redis_asked) return false;
+  c.redis_asked = true;
   uint64_t id = tier->lookup(c.key, distribution_->id, req_.path,
                              [this](cache::RedisTier::Found f) { on_redis_found(std::move(f)); });
   if (id == 0) return false;
   // Local waiters join `fill` while Redis answers; cancel_cache() releases it if we go away.
   c.fill = fill;
+  c.stale = stale;
   c.redis_lookup = id;
   phase_ = Phase::Waiting;
   return true;
@@ -981,20 +989,25 @@ void Exchange::on_redis_found(cache::RedisTier::Found found) {
   CacheState& c = *cache_;
   c.redis_lookup = 0;
   cache::ObjectRef fill = std::move(c.fill);
+  cache::ObjectRef stale = std::move(c.stale);
   c.fill = {};
-  if (found.kind == cache::RedisTier::Found::Kind::Hit && serve_from_redis(fill, found.entry)) {
+  c.stale = {};
+  // With a local stale copy, only a fresh entry beats revalidating it.
+  if (found.kind == cache::RedisTier::Found::Kind::Hit &&
+      serve_from_redis(fill, found.entry, !stale)) {
     return;
   }
   c.redis_lock = found.lock_held;
   dist_stats_->cache_misses.add();
-  begin_fill(std::move(fill), {});
+  begin_fill(std::move(fill), std::move(stale));
 }
 
 // A Redis entry becomes the local object `fill` (so local waiters and later requests hit it)
 // and is delivered like a local hit, Age from its stored timing. A stale entry takes the local
 // stale path (stale-while-revalidate, revalidation). False when it cannot serve this request:
 // another Vary variant (Redis keeps one per key), or stale and chunked.
-bool Exchange::serve_from_redis(const cache::ObjectRef& fill, cache::RedisEntry& entry) {
+bool Exchange::serve_from_redis(const cache::ObjectRef& fill, cache::RedisEntry& entry,
+                                bool allow_stale) {
   CacheState& c = *cache_;
   if (!cache::vary_matches(entry.head.headers, entry.vary_key, req_.headers, vary_encoding(),
                            c.scratch)) {
@@ -1002,10 +1015,12 @@ bool Exchange::serve_from_redis(const cache::ObjectRef& fill, cache::RedisEntry&
   }
   const cache::Timing timing = entry.timing;
   int64_t now = wall_now_ms();
-  int64_t age = timing.corrected_initial_age * 1000 + std::max<int64_t>(0, now - timing.response_time_ms);
+  int64_t age =
+      timing.corrected_initial_age * 1000 + std::max<int64_t>(0, now - timing.response_time_ms);
   bool fresh = age < timing.ttl * 1000;
   bool chunked = entry.chunks > 0;
-  if (!fresh && chunked) return false;
+  if (!fresh && (chunked || !allow_stale)) return false;
+  if (entry.body_length > worker_.cache().max_object_bytes()) return false;  // another config
   cache::BodyRef body(cache::Body::create(static_cast<int64_t>(entry.body_length)));
   if (!chunked) {
     body->append(entry.inline_body);

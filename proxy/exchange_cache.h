@@ -9,8 +9,8 @@
 #include <vector>
 
 #include "cache/compression.h"
-#include "cache/key.h"
 #include "cache/invalidation_log.h"
+#include "cache/key.h"
 #include "cache/object.h"
 #include "cache/redis_tier.h"
 #include "proxy/exchange.h"
@@ -63,6 +63,7 @@ struct Exchange::CacheState final : cache::Subscriber {
 
   // Redis tier (cache.redis).
   uint64_t redis_lookup = 0;  // a lookup in flight, cancelled if this state goes first
+  bool redis_asked = false;   // Redis is asked at most once per exchange
   bool redis_lock = false;    // this exchange fills the key for the fleet (fleet_lock)
   cache::InvalidationLog::Stamp redis_stamp;  // the invalidation log when the fetch began
 

@@ -256,8 +256,8 @@ void Invalidations::publish(const std::string& distribution, const std::string& 
             retry.timer = std::make_unique<core::Timer>(
                 loop_, [this, distribution, id] { publish(distribution, id); });
           } else {
-            retry.backoff = std::min<std::chrono::milliseconds>(retry.backoff * 2,
-                                                                std::chrono::seconds(2));
+            retry.backoff =
+                std::min<std::chrono::milliseconds>(retry.backoff * 2, std::chrono::seconds(2));
           }
           PORTICO_WARN("invalidation %s: not yet in the Redis log (%s); retrying in %lld ms",
                        id.c_str(), r.error().detail.c_str(),

@@ -63,7 +63,7 @@ class Invalidations {
     std::chrono::milliseconds backoff{100};
   };
   std::map<std::string, Retry> retries_;  // by invalidation id, while Redis refuses the append
-  std::deque<Invalidation> done_;  // oldest first; bounded to the last kKeep
+  std::deque<Invalidation> done_;         // oldest first; bounded to the last kKeep
   std::vector<std::pair<std::string, std::string>> caller_refs_;  // (dist + ref, id)
 };
 

@@ -58,8 +58,7 @@ void gauge(std::string& out, const char* name, const char* help, int64_t v) {
 
 }  // namespace
 
-SharedTier::SharedTier(core::Loop& main_loop, const config::Model& model,
-                       cache::MemoryStore& store)
+SharedTier::SharedTier(core::Loop& main_loop, const config::Model& model, cache::MemoryStore& store)
     : loop_(main_loop),
       config_(model.cache.redis),
       edge_id_(make_edge_id()),
@@ -108,9 +107,9 @@ void SharedTier::start() {
     if (!where.empty()) where += ',';
     where += a.host + ":" + std::to_string(a.port);
   }
-  PORTICO_INFO("redis tier: %s %s timeout=%lldms fleet_lock=%s", config_.cluster ? "cluster" : "server",
-               where.c_str(), static_cast<long long>(config_.timeout.count()),
-               config_.fleet_lock ? "on" : "off");
+  PORTICO_INFO("redis tier: %s %s timeout=%lldms fleet_lock=%s",
+               config_.cluster ? "cluster" : "server", where.c_str(),
+               static_cast<long long>(config_.timeout.count()), config_.fleet_lock ? "on" : "off");
   feed_->start();
 }
 
@@ -236,8 +235,7 @@ void SharedTier::append_metrics(std::string& out) const {
           "Waits on another edge's fill that ended with its object.", s.lock_wait_hits.load());
   gauge(out, "portico_redis_nodes_ready", "Redis connections up (over every worker).",
         c.nodes_ready.load());
-  gauge(out, "portico_redis_breaker_open",
-        "1 when some Redis node is down or its breaker is open.",
+  gauge(out, "portico_redis_breaker_open", "1 when some Redis node is down or its breaker is open.",
         std::string_view(breaker_state()) == "closed" ? 0 : 1);
 }
 

@@ -13,4 +13,9 @@ check config "tls|routing|cache|origin|proxy"
 for lib in tls routing cache origin; do
   check "$lib" "proxy|$(echo tls routing cache origin | tr ' ' '\n' | grep -vx "$lib" | paste -sd'|')"
 done
+# hiredis stays behind cache/redis_*.cc (STYLE.md "Third-party headers stay in one place").
+if grep -rnE '#include +[<"]hiredis/' --include='*.cc' --include='*.h' core config tls routing \
+    cache origin proxy | grep -vE '^cache/redis_[a-z_]+\.cc:'; then
+  echo "layering: hiredis headers belong in cache/redis_*.cc only"; bad=1
+fi
 exit $bad

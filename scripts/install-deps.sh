@@ -4,7 +4,7 @@
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config libevent-dev libnghttp2-dev libssl-dev libhiredis-dev
       libyaml-cpp-dev catch2 zlib1g-dev libbrotli-dev libbenchmark-dev python3 curl
-      clang libclang-rt-14-dev clang-format git)
+      clang libclang-rt-14-dev clang-format git redis-server)
 if [[ "${1:-}" == "--bench" ]]; then
   pkgs+=(nginx-light haproxy h2o wrk varnish trafficserver)
 fi

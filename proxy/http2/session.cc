@@ -41,17 +41,16 @@ struct Callbacks {
   static ssize_t send(nghttp2_session* /*ng*/, const uint8_t* data, size_t length, int /*flags*/,
                       void* user) {
     Session& s = self(user);
-    evbuffer* out = bufferevent_get_output(s.bev_);
-    if (evbuffer_get_length(out) >= kOutputHighWatermark) return NGHTTP2_ERR_WOULDBLOCK;
-    evbuffer_add(out, data, length);
+    if (s.queued() >= kOutputHighWatermark) return NGHTTP2_ERR_WOULDBLOCK;
+    evbuffer_add(s.sink(), data, length);
     return static_cast<ssize_t>(length);
   }
 
   static int send_data(nghttp2_session* /*ng*/, nghttp2_frame* frame, const uint8_t* framehd,
                        size_t length, nghttp2_data_source* /*source*/, void* user) {
     Session& s = self(user);
-    evbuffer* out = bufferevent_get_output(s.bev_);
-    if (evbuffer_get_length(out) >= kOutputHighWatermark) return NGHTTP2_ERR_WOULDBLOCK;
+    if (s.queued() >= kOutputHighWatermark) return NGHTTP2_ERR_WOULDBLOCK;
+    evbuffer* out = s.sink();
     Stream* st = stream(s, frame->hd.stream_id);
     if (st == nullptr) return NGHTTP2_ERR_CALLBACK_FAILURE;
     evbuffer_add(out, framehd, 9);
@@ -133,6 +132,7 @@ Session::Session(Worker& worker, bufferevent* bev, bool tls, std::string listene
       client_port_(client_port),
       tls_(tls) {
   deferred_ = event_new(worker_.loop().base(), -1, 0, &Session::on_deferred, this);
+  staging_ = evbuffer_new();
   nghttp2_session_callbacks* cbs = nullptr;
   nghttp2_session_callbacks_new(&cbs);
   nghttp2_session_callbacks_set_send_callback(cbs, &Callbacks::send);
@@ -159,6 +159,7 @@ Session::~Session() {
   if (ng_) nghttp2_session_del(ng_);
   if (bev_) bufferevent_free(bev_);
   event_free(deferred_);
+  evbuffer_free(staging_);
 }
 
 void Session::start() {
@@ -185,7 +186,15 @@ void Session::start() {
   on_readable();  // the preface (and maybe more) may already be in the input
 }
 
-bool Session::idle() const { return streams_.empty(); }
+// Never "idle" for the worker's drain: even without streams the session ends with a GOAWAY
+// (begin_drain) rather than a bare close, so the client knows no request was lost.
+bool Session::idle() const { return false; }
+
+evbuffer* Session::sink() { return tls_ ? staging_ : bufferevent_get_output(bev_); }
+
+size_t Session::queued() const {
+  return evbuffer_get_length(staging_) + evbuffer_get_length(bufferevent_get_output(bev_));
+}
 
 uint16_t Session::local_port() const {
   sockaddr_storage ss{};
@@ -247,11 +256,14 @@ void Session::send() {
       return;
     }
     evbuffer* out = bufferevent_get_output(bev_);
-    size_t before = evbuffer_get_length(out);
     if (tls_) {
-      written_ += before;  // OpenSSL's bufferevent writes it; on_write asks for more
+      // One hand-over per pass: OpenSSL's bufferevent then writes large records instead of one
+      // SSL_write (and one syscall) per frame. It writes by itself; on_write asks for more.
+      written_ += evbuffer_get_length(staging_);
+      evbuffer_add_buffer(out, staging_);
       return;
     }
+    size_t before = evbuffer_get_length(out);
     flush_now(bev_);
     size_t after = evbuffer_get_length(out);
     written_ += before - after;

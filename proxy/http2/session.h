@@ -23,6 +23,7 @@
 #include "proxy/downstream.h"
 
 struct bufferevent;
+struct evbuffer;
 struct event;
 struct nghttp2_session;
 
@@ -65,6 +66,10 @@ class Session final : public ClientConnection {
  private:
   friend struct Callbacks;
 
+  // Where nghttp2's output goes: the socket's output on cleartext, a staging buffer handed to
+  // OpenSSL once per send pass on TLS; and how much is waiting in both.
+  evbuffer* sink();
+  size_t queued() const;
   void run();
   void on_readable();
   void send();
@@ -80,6 +85,7 @@ class Session final : public ClientConnection {
   Worker& worker_;
   bufferevent* bev_;
   event* deferred_ = nullptr;
+  evbuffer* staging_ = nullptr;
   nghttp2_session* ng_ = nullptr;
   core::Timer timer_;
   std::string listener_name_;

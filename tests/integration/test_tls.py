@@ -68,6 +68,48 @@ def curl_https(url, extra=(), resolve_port=None, host="localhost"):
     return int(code), version, body, out
 
 
+class TlsConfigErrorTest(h.PorticoTestCase):
+    """A key that does not match its certificate: a config error naming the file, exit 2, at
+    check time, at startup, and on reload (the old certificate keeps serving)."""
+
+    def test_mismatched_key(self):
+        tmp = h.make_tmpdir(self)
+        crt, key = make_self_signed(tmp, "a.test")
+        crt2, key2 = make_self_signed(tmp, "b.test")
+        good_key = os.path.join(tmp, "site.key")
+        os.rename(key, good_key)
+        os.rename(crt, os.path.join(tmp, "site.pem"))
+        bad_key = os.path.join(tmp, "other.key")
+        os.rename(key2, bad_key)
+        cfg = f"""state_dir: {h.yaml_str(os.path.join(tmp, "state"))}
+admin: {{ address: "127.0.0.1:0", token_env: {TOKEN_ENV} }}
+certificates:
+  - {{ name: site, certificate_file: site.pem, private_key_file: KEY }}
+listeners:
+  - {{ name: https, address: "127.0.0.1:0", protocol: HTTPS, certificates: [site] }}
+distributions:
+  - id: web
+    origins: [ {{ id: d, directory_origin: {{ path: {h.yaml_str(tmp)} }} }} ]
+    default_cache_behavior: {{ target_origin_id: d }}
+"""
+        path = os.path.join(tmp, "portico.yaml")
+        with open(path, "w") as f:
+            f.write(cfg.replace("KEY", "other.key"))
+        r = h.run_portico(["check", "-c", path])
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("other.key", r.stderr)
+        self.assertIn("portico.yaml:", r.stderr)
+        # Serving with the right key, then a reload to the wrong one is refused.
+        p = h.make_portico(self, cfg.replace("KEY", "site.key"), workers=1,
+                           env={TOKEN_ENV: TOKEN}, tmpdir=tmp)
+        before = cert_facts(peer_cert_pem(p.port("https"), "a.test"))[1]
+        p.write_config(cfg.replace("KEY", "other.key"))
+        r = h.admin_request(p.admin_port, "POST", "/reload", token=TOKEN)
+        self.assertEqual(r.status, 400)
+        self.assertIn(b"other.key", r.body)
+        self.assertEqual(cert_facts(peer_cert_pem(p.port("https"), "a.test"))[1], before)
+
+
 class TlsTest(h.PorticoTestCase):
     @classmethod
     def setUpClass(cls):
@@ -168,6 +210,25 @@ distributions:
         self.assertNotEqual(old.returncode, 0)
         self.assertIn(b"Cipher is (NONE)", old.stdout)
 
+    def test_session_resumption(self):
+        for version in (ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3):
+            ctx = ssl.create_default_context()
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+            ctx.minimum_version = ctx.maximum_version = version
+            session = None
+            for attempt in range(2):
+                with socket.create_connection(("127.0.0.1", self.https), timeout=10) as raw:
+                    with ctx.wrap_socket(raw, server_hostname="localhost",
+                                         session=session) as s:
+                        # A request first: TLS 1.3 tickets arrive after the handshake.
+                        s.sendall(b"GET /hello HTTP/1.1\r\nHost: localhost\r\n"
+                                  b"Connection: close\r\n\r\n")
+                        while s.recv(65536):
+                            pass
+                        self.assertEqual(s.session_reused, attempt == 1, (version, attempt))
+                        session = s.session
+
     # ---- viewer_protocol_policy ----
 
     def test_redirect_to_https_and_https_only(self):
@@ -216,6 +277,17 @@ distributions:
         self.assertIn("h2", res.stdout)
 
     def test_rapid_reset_over_tls(self):
+        # A normal HTTP/2 client keeps working on its own connection during the attack.
+        normal = []
+        stop = threading.Event()
+
+        def steady():
+            while not stop.is_set():
+                code, _, _, _ = curl_https(f"https://localhost:{self.https}/hello", ["--http2"])
+                normal.append(code)
+
+        t = threading.Thread(target=steady, daemon=True)
+        t.start()
         c = h2.RawH2(self.https, tls=True)
         try:
             burst = b""
@@ -226,10 +298,13 @@ distributions:
                 burst += h2.frame(h2.RST_STREAM, 0, sid, h2.CANCEL.to_bytes(4, "big"))
             c.try_send(burst)
             self.assertIsNotNone(h2.goaway_code(c.frames_until_close(timeout=20)))
+            h.wait_until(lambda: len(normal) >= 3, message="normal client requests")
         finally:
             c.close()
-        code, _, _, _ = curl_https(f"https://localhost:{self.https}/hello", ["--http2"])
-        self.assertEqual(code, 200)
+            stop.set()
+            t.join(timeout=30)
+        self.assertTrue(normal)
+        self.assertEqual(set(normal), {200})
 
     # ---- the local CA ----
 

@@ -58,9 +58,9 @@ TEST_CASE("cache.redis with one server and defaults", "[config][redis]") {
 }
 
 TEST_CASE("cache.redis: the issue's example and every field", "[config][redis]") {
-  Model m = load_ok(
-      with_cache("{memory_size: 512MiB, redis: {address: 127.0.0.1:6379, timeout: 5ms, "
-                 "max_object_size: 8MiB, key_prefix: \"portico:\"}}"));
+  Model m =
+      load_ok(with_cache("{memory_size: 512MiB, redis: {address: 127.0.0.1:6379, timeout: 5ms, "
+                         "max_object_size: 8MiB, key_prefix: \"portico:\"}}"));
   CHECK(m.cache.memory_size == 512ull << 20);
   CHECK(m.cache.redis.max_object_size == 8ull << 20);
 
@@ -82,8 +82,8 @@ TEST_CASE("cache.redis: the issue's example and every field", "[config][redis]")
 }
 
 TEST_CASE("cache.redis.cluster: seed nodes", "[config][redis]") {
-  Model m = load_ok(
-      with_cache("{redis: {cluster: [127.0.0.1:7000, 127.0.0.1:7001, \"[::1]:7002\"]}}"));
+  Model m =
+      load_ok(with_cache("{redis: {cluster: [127.0.0.1:7000, 127.0.0.1:7001, \"[::1]:7002\"]}}"));
   const auto& r = m.cache.redis;
   CHECK(r.cluster);
   REQUIRE(r.addresses.size() == 3);

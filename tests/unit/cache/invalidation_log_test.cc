@@ -1,0 +1,78 @@
+// The edge's copy of the fleet invalidation log: stamps, what it lets through, epochs, floors.
+#include "cache/invalidation_log.h"
+
+#include <catch2/catch.hpp>
+
+namespace portico::cache {
+
+using Entry = InvalidationLog::Entry;
+
+TEST_CASE("invalidation log: nothing is admitted before the first sync", "[cache][redis]") {
+  InvalidationLog log;
+  CHECK_FALSE(log.stamp("web").known);
+  CHECK_FALSE(log.admits("web", "/a", "", 0));
+  log.apply("web", "E", 0, {});
+  CHECK(log.stamp("web").known);
+  CHECK(log.stamp("web").epoch == "E");
+  CHECK(log.admits("web", "/a", "E", 0));
+  CHECK_FALSE(log.admits("other", "/a", "E", 0));
+}
+
+TEST_CASE("invalidation log: later entries hide matching paths", "[cache][redis]") {
+  InvalidationLog log;
+  log.apply("web", "E", 0, {Entry{1, "I1", {"/a"}}});
+  InvalidationLog::Stamp s = log.stamp("web");
+  CHECK(s.generation == 1);
+  std::vector<Entry> applied =
+      log.apply("web", "E", 0, {Entry{3, "I3", {"/img/*"}}, Entry{2, "I2", {"/b"}}});
+  REQUIRE(applied.size() == 2);
+  CHECK(applied[0].generation == 2);  // oldest first
+  CHECK(applied[1].generation == 3);
+  // Stored with generation 1: invalidations 2 and 3 came later.
+  CHECK_FALSE(log.admits("web", "/b", "E", 1));
+  CHECK_FALSE(log.admits("web", "/img/x.png", "E", 1));
+  CHECK(log.admits("web", "/a", "E", 1));  // generation 1 was already seen
+  CHECK_FALSE(log.admits("web", "/a", "E", 0));
+  CHECK(log.admits("web", "/b", "E", 2));
+  CHECK(log.admits("web", "/c", "E", 0));
+  // Re-applying what is known changes nothing.
+  CHECK(log.apply("web", "E", 0, {Entry{2, "I2", {"/b"}}}).empty());
+  CHECK(log.generation("web") == 3);
+}
+
+TEST_CASE("invalidation log: a new epoch starts over; the floor rejects old stamps",
+          "[cache][redis]") {
+  InvalidationLog log;
+  log.apply("web", "E", 0, {Entry{5, "I5", {"/x"}}});
+  CHECK_FALSE(log.admits("web", "/a", "OLD", 9));
+  log.apply("web", "F", 0, {Entry{1, "J1", {"/y"}}});
+  CHECK(log.epoch("web") == "F");
+  CHECK(log.generation("web") == 1);
+  CHECK_FALSE(log.admits("web", "/a", "E", 5));  // stamped under the lost log
+  CHECK(log.admits("web", "/x", "F", 0));
+  log.apply("web", "F", 4, {});
+  CHECK_FALSE(log.admits("web", "/a", "F", 3));  // may have missed a trimmed invalidation
+  CHECK(log.admits("web", "/a", "F", 4));
+}
+
+TEST_CASE("invalidation log: keeps a bounded number of entries", "[cache][redis]") {
+  InvalidationLog log(2);
+  log.apply("web", "E", 0, {Entry{1, "a", {"/1"}}, Entry{2, "b", {"/2"}}, Entry{3, "c", {"/3"}}});
+  CHECK_FALSE(log.admits("web", "/z", "E", 0));  // entry 1 was dropped: floor 1
+  CHECK(log.admits("web", "/z", "E", 1));
+  CHECK_FALSE(log.admits("web", "/3", "E", 2));
+}
+
+TEST_CASE("invalidation log: members encode an id and its paths", "[cache][redis]") {
+  std::string m = InvalidationLog::encode_paths("IABC", {"/a", "/b/*"});
+  CHECK(m == "IABC\n/a\n/b/*");
+  Entry e = InvalidationLog::decode_paths(7, m);
+  CHECK(e.generation == 7);
+  CHECK(e.id == "IABC");
+  CHECK(e.paths == std::vector<std::string>{"/a", "/b/*"});
+  CHECK(InvalidationLog::path_matches("/b/*", "/b/c"));
+  CHECK(InvalidationLog::path_matches("*", "/anything"));
+  CHECK_FALSE(InvalidationLog::path_matches("/b", "/b/c"));
+}
+
+}  // namespace portico::cache

@@ -1,0 +1,144 @@
+// The Redis tier's manifest format, key names and expiry, and Redis Cluster hash slots.
+#include "cache/redis_entry.h"
+
+#include <catch2/catch.hpp>
+#include <string>
+
+#include "cache/redis_client.h"
+
+namespace portico::cache {
+namespace {
+
+RedisEntry sample() {
+  RedisEntry e;
+  e.key = std::string("web\0G/index.html", 16);
+  e.distribution = "web";
+  e.path = "/index.html";
+  e.epoch = "e1";
+  e.generation = 42;
+  e.head.status = 200;
+  e.head.reason = "OK";
+  e.head.headers.add("Content-Type", "text/html");
+  e.head.headers.add("ETag", "\"abc\"");
+  e.head.headers.add("Set-Cookie", "a=1");
+  e.head.headers.add("Set-Cookie", "b=2");
+  e.timing.request_time = 1'700'000'000;
+  e.timing.response_time_ms = 1'700'000'000'123;
+  e.timing.corrected_initial_age = 3;
+  e.timing.ttl = 60;
+  e.timing.stale_while_revalidate = 10;
+  e.timing.stale_if_error = 20;
+  e.timing.must_revalidate = false;
+  e.timing.error_response = true;
+  e.vary_key = "accept-encoding=gzip";
+  e.inline_body = "hello";
+  e.body_length = 5;
+  return e;
+}
+
+}  // namespace
+
+TEST_CASE("redis entry: a manifest round-trips every field", "[cache][redis]") {
+  RedisEntry e = sample();
+  std::string wire = encode_entry(e);
+  core::Result<RedisEntry> d = decode_entry(wire);
+  REQUIRE(d.ok());
+  CHECK(d->key == e.key);
+  CHECK(d->distribution == "web");
+  CHECK(d->path == "/index.html");
+  CHECK(d->epoch == "e1");
+  CHECK(d->generation == 42);
+  CHECK(d->head.status == 200);
+  CHECK(d->head.reason == "OK");
+  REQUIRE(d->head.headers.size() == 4);
+  std::vector<std::string> cookies;
+  for (const core::Header& h : d->head.headers) {
+    if (h.name == "Set-Cookie") cookies.push_back(h.value);
+  }
+  CHECK(cookies == std::vector<std::string>{"a=1", "b=2"});
+  CHECK(d->timing.request_time == e.timing.request_time);
+  CHECK(d->timing.response_time_ms == e.timing.response_time_ms);
+  CHECK(d->timing.corrected_initial_age == 3);
+  CHECK(d->timing.ttl == 60);
+  CHECK(d->timing.stale_while_revalidate == 10);
+  CHECK(d->timing.stale_if_error == 20);
+  CHECK_FALSE(d->timing.must_revalidate);
+  CHECK(d->timing.error_response);
+  CHECK(d->vary_key == "accept-encoding=gzip");
+  CHECK(d->inline_body == "hello");
+  CHECK(d->chunks == 0);
+}
+
+TEST_CASE("redis entry: chunked layout", "[cache][redis]") {
+  RedisEntry e = sample();
+  e.inline_body.clear();
+  e.body_length = 3 * kRedisChunkBytes + 1;
+  e.chunk_size = kRedisChunkBytes;
+  e.chunks = 4;
+  e.write_id = "w1";
+  core::Result<RedisEntry> d = decode_entry(encode_entry(e));
+  REQUIRE(d.ok());
+  CHECK(d->chunks == 4);
+  CHECK(d->write_id == "w1");
+  CHECK(d->body_length == 3 * kRedisChunkBytes + 1);
+
+  e.chunks = 3;  // does not cover the body
+  CHECK_FALSE(decode_entry(encode_entry(e)).ok());
+}
+
+TEST_CASE("redis entry: garbage and truncation are rejected", "[cache][redis]") {
+  CHECK_FALSE(decode_entry("").ok());
+  CHECK_FALSE(decode_entry("nope").ok());
+  std::string wire = encode_entry(sample());
+  for (size_t n = 0; n < wire.size(); ++n) {
+    CHECK_FALSE(decode_entry(std::string_view(wire).substr(0, n)).ok());
+  }
+  CHECK_FALSE(decode_entry(wire + "x").ok());
+  RedisEntry bad = sample();
+  bad.body_length = 6;  // inline body is 5 bytes
+  CHECK_FALSE(decode_entry(encode_entry(bad)).ok());
+}
+
+TEST_CASE("redis entry: key names share one cluster slot per object", "[cache][redis]") {
+  std::string m = redis_manifest_key("portico:", "some cache key");
+  CHECK(m.starts_with("portico:{"));
+  CHECK(m.size() == std::string("portico:{").size() + 17);
+  std::string c0 = redis_chunk_key(m, "abcd", 0);
+  std::string lock = redis_lock_key(m);
+  CHECK(c0 == m + ":abcd:0");
+  CHECK(RedisClient::hash_slot(m) == RedisClient::hash_slot(c0));
+  CHECK(RedisClient::hash_slot(m) == RedisClient::hash_slot(lock));
+  CHECK(redis_manifest_key("p:", "a") != redis_manifest_key("p:", "b"));
+  CHECK(redis_manifest_key("p:", "a") == redis_manifest_key("p:", "a"));
+  CHECK(redis_log_key("portico:", "web") == "portico:inv:{web}");
+  CHECK(RedisClient::hash_slot(redis_log_key("x", "web")) ==
+        RedisClient::hash_slot(redis_log_meta_key("x", "web")));
+  CHECK(redis_log_channel("portico:") == "portico:invalidations");
+}
+
+TEST_CASE("redis entry: expiry is what remains plus the stale windows", "[cache][redis]") {
+  Timing t;
+  t.response_time_ms = 1'000'000;
+  t.corrected_initial_age = 2;
+  t.ttl = 60;
+  t.stale_while_revalidate = 30;
+  t.stale_if_error = 100;
+  // Age at now = 2 s + 10 s resident = 12 s; 60 + max(30, 100) = 160 s.
+  CHECK(redis_expiry_ms(t, 1'010'000) == 148'000);
+  t.must_revalidate = true;
+  CHECK(redis_expiry_ms(t, 1'010'000) == 48'000);
+  CHECK(redis_expiry_ms(t, 1'100'000) <= 0);
+}
+
+TEST_CASE("redis cluster hash slots (CRC16 XMODEM, hash tags)", "[cache][redis]") {
+  // Values from the Redis Cluster specification and CLUSTER KEYSLOT.
+  CHECK(RedisClient::hash_slot("123456789") == (0x31C3 % 16384));
+  CHECK(RedisClient::hash_slot("foo") == 12182);
+  CHECK(RedisClient::hash_slot("bar") == 5061);
+  CHECK(RedisClient::hash_slot("{user1000}.following") == RedisClient::hash_slot("user1000"));
+  CHECK(RedisClient::hash_slot("foo{}{bar}") == RedisClient::hash_slot("foo{}{bar}"));
+  CHECK(RedisClient::hash_slot("foo{}{bar}") != RedisClient::hash_slot("bar"));  // empty tag
+  CHECK(RedisClient::hash_slot("foo{{bar}}zap") == RedisClient::hash_slot("{bar"));
+}
+
+}  // namespace portico::cache

@@ -1,0 +1,355 @@
+// Two "edges" (each a MemoryStore + RedisTier + RedisLog on one loop) sharing a real
+// redis-server: write-back and lookup (inline and chunked), partial writes never visible,
+// invalidations through the log hiding entries on the other edge, and the fleet lock (one
+// filler, waiters served from its write, a dead holder's lock expiring).
+#include "cache/redis_tier.h"
+
+#include <catch2/catch.hpp>
+#include <optional>
+#include <string>
+
+#include "cache/redis_log.h"
+#include "redis_test_util.h"
+
+namespace portico::cache {
+namespace {
+
+using namespace std::chrono_literals;
+using test::RedisServer;
+using test::run_until;
+
+int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+struct Edge {
+  Edge(core::Loop& loop, uint16_t port, const std::string& name, bool fleet_lock = false,
+       std::chrono::milliseconds lock_timeout = 2000ms)
+      : store(64 << 20, 16 << 20) {
+    RedisClientOptions c;
+    c.seeds.push_back(config::RedisAddress{"127.0.0.1", port});
+    c.backoff_min = 10ms;
+    c.backoff_max = 100ms;
+    RedisTierOptions o;
+    o.key_prefix = "t:";
+    o.timeout = 200ms;  // generous: sanitizers
+    o.fleet_lock = fleet_lock;
+    o.lock_timeout = lock_timeout;
+    o.edge_id = name;
+    tier = std::make_unique<RedisTier>(loop, c, o, stats, log, store);
+    RedisLogOptions lo;
+    lo.key_prefix = "t:";
+    lo.distributions = {"web"};
+    lo.poll = 5000ms;
+    feed = std::make_unique<RedisLog>(
+        loop, c, lo, log, &stats.client,
+        [this](const std::string& d, const std::vector<InvalidationLog::Entry>& entries) {
+          for (const auto& e : entries) {
+            for (const auto& p : e.paths) store.invalidate(d, p);
+          }
+        });
+    tier->start();
+    feed->start();
+  }
+  bool ready() { return tier->client().all_ready() && feed->synced(); }
+
+  // A stored local object, as a fill from the origin leaves it.
+  ObjectRef fill(const std::string& key, const std::string& path, const std::string& body,
+                 int64_t ttl = 60) {
+    MemoryStore::Lookup l = store.lookup(
+        key, [](const Object&) { return false; }, true, "web", path);
+    REQUIRE(l.object);
+    BodyRef b(Body::create(static_cast<int64_t>(body.size())));
+    b->append(body);
+    b->finish();
+    core::ResponseHead head;
+    head.status = 200;
+    head.reason = "OK";
+    head.headers.add("Content-Type", "text/plain");
+    head.headers.add("ETag", "\"v1\"");
+    Timing t;
+    t.response_time_ms = now_ms() - 2000;  // two seconds old
+    t.ttl = ttl;
+    l.object->set_ready(std::move(head), t, "", b);
+    store.insert(l.object);
+    return l.object;
+  }
+
+  std::optional<RedisTier::Found> lookup(core::Loop& loop, const std::string& key,
+                                         const std::string& path) {
+    std::optional<RedisTier::Found> out;
+    uint64_t id = tier->lookup(key, "web", path, [&](RedisTier::Found f) { out = std::move(f); });
+    if (id == 0) return std::nullopt;
+    run_until(loop, [&] { return out.has_value(); });
+    return out;
+  }
+
+  MemoryStore store;
+  RedisTierStats stats;
+  InvalidationLog log;
+  std::unique_ptr<RedisTier> tier;
+  std::unique_ptr<RedisLog> feed;
+};
+
+std::string big_body(size_t n) {
+  std::string s(n, '\0');
+  for (size_t i = 0; i < n; ++i) s[i] = static_cast<char>('a' + (i * 7 + i / 1000) % 26);
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("redis tier: an object filled on one edge is a hit on another", "[cache][redis]") {
+  if (!test::have_redis()) {
+    WARN("redis-server not installed: skipped");
+    return;
+  }
+  RedisServer server;
+  core::Loop loop;
+  Edge a(loop, server.port(), "a");
+  Edge b(loop, server.port(), "b");
+  REQUIRE(run_until(loop, [&] { return a.ready() && b.ready(); }));
+
+  std::optional<RedisTier::Found> miss = b.lookup(loop, "K1", "/x");
+  REQUIRE(miss);
+  CHECK(miss->kind == RedisTier::Found::Kind::Miss);
+
+  ObjectRef o = a.fill("K1", "/x", "hello redis");
+  a.tier->store(o, a.log.stamp("web"), false);
+  REQUIRE(run_until(loop, [&] { return a.stats.writes.load() == 1; }));
+  std::optional<RedisTier::Found> hit = b.lookup(loop, "K1", "/x");
+  REQUIRE(hit);
+  REQUIRE(hit->kind == RedisTier::Found::Kind::Hit);
+  const RedisEntry& e = hit->entry;
+  CHECK(e.inline_body == "hello redis");
+  CHECK(e.head.status == 200);
+  CHECK(e.head.headers.get_or("etag") == "\"v1\"");
+  CHECK(e.timing.response_time_ms == o->timing().response_time_ms);
+  CHECK(e.timing.ttl == 60);
+  // Redis expires the entry with the object: about 58 s left.
+  int64_t pttl = std::stoll(server.cli("PTTL " + redis_manifest_key("t:", "K1")));
+  CHECK(pttl > 50'000);
+  CHECK(pttl <= 58'000);
+  CHECK(b.stats.hits.load() == 1);
+  CHECK(b.stats.misses.load() == 1);
+
+  // Another key whose name hashes alike would be rejected: the manifest holds the full key.
+  server.cli("COPY " + redis_manifest_key("t:", "K1") + " " + redis_manifest_key("t:", "K2"));
+  std::optional<RedisTier::Found> other = b.lookup(loop, "K2", "/x");
+  REQUIRE(other);
+  CHECK(other->kind == RedisTier::Found::Kind::Miss);
+  CHECK(b.stats.bad_entries.load() == 1);
+
+  // Expired objects are not written.
+  ObjectRef old = a.fill("K3", "/old", "old", 1);
+  a.tier->store(old, a.log.stamp("web"), false);
+  CHECK(a.stats.write_skipped.load() == 1);
+}
+
+TEST_CASE("redis tier: chunked bodies stream in; a partial write is never visible",
+          "[cache][redis]") {
+  if (!test::have_redis()) {
+    WARN("redis-server not installed: skipped");
+    return;
+  }
+  RedisServer server;
+  core::Loop loop;
+  Edge a(loop, server.port(), "a");
+  Edge b(loop, server.port(), "b");
+  REQUIRE(run_until(loop, [&] { return a.ready() && b.ready(); }));
+
+  std::string body = big_body(9 * kRedisChunkBytes + 12345);  // 10 chunks
+  ObjectRef o = a.fill("BIG", "/big", body);
+  a.tier->store(o, a.log.stamp("web"), false);
+  // The chunks are on their way; the manifest goes last, so the object is not visible yet.
+  std::optional<RedisTier::Found> early = b.lookup(loop, "BIG", "/big");
+  REQUIRE(early);
+  CHECK(early->kind == RedisTier::Found::Kind::Miss);
+  REQUIRE(run_until(loop, [&] { return a.stats.writes.load() == 1; }));
+
+  std::optional<RedisTier::Found> hit = b.lookup(loop, "BIG", "/big");
+  REQUIRE(hit);
+  REQUIRE(hit->kind == RedisTier::Found::Kind::Hit);
+  CHECK(hit->entry.chunks == 10);
+  CHECK(hit->entry.body_length == body.size());
+
+  MemoryStore::Lookup l = b.store.lookup(
+      "BIG", [](const Object&) { return false; }, true, "web", "/big");
+  REQUIRE(l.object);
+  BodyRef bb(Body::create(static_cast<int64_t>(body.size())));
+  core::ResponseHead head = hit->entry.head;
+  l.object->set_ready(std::move(head), hit->entry.timing, hit->entry.vary_key, bb);
+  b.tier->stream_body(hit->entry, l.object, bb);
+  REQUIRE(run_until(loop, [&] { return bb->state() != Body::State::Filling; }));
+  CHECK(bb->state() == Body::State::Complete);
+  std::string got;
+  for (uint64_t at = 0; at < bb->available();) {
+    std::string_view v = bb->peek(at);
+    got.append(v);
+    at += v.size();
+  }
+  CHECK(got == body);
+  // The streamed object is now a local hit.
+  MemoryStore::Lookup again = b.store.lookup(
+      "BIG", [](const Object&) { return true; }, false, "web", "/big");
+  CHECK(again.found == MemoryStore::Found::Stored);
+
+  // A chunk gone missing (evicted) cuts the readers off instead of serving a hole.
+  server.cli("DEL " + redis_chunk_key(redis_manifest_key("t:", "BIG"), hit->entry.write_id, 3));
+  MemoryStore::Lookup l2 = b.store.lookup(
+      "BIG2", [](const Object&) { return false; }, true, "web", "/big");
+  BodyRef bb2(Body::create(static_cast<int64_t>(body.size())));
+  core::ResponseHead head2 = hit->entry.head;
+  l2.object->set_ready(std::move(head2), hit->entry.timing, "", bb2);
+  b.tier->stream_body(hit->entry, l2.object, bb2);
+  REQUIRE(run_until(loop, [&] { return bb2->state() != Body::State::Filling; }));
+  CHECK(bb2->state() == Body::State::Aborted);
+  CHECK(b.stats.body_aborts.load() == 1);
+}
+
+TEST_CASE("redis tier: an invalidation on one edge hides the entry on the other",
+          "[cache][redis]") {
+  if (!test::have_redis()) {
+    WARN("redis-server not installed: skipped");
+    return;
+  }
+  RedisServer server;
+  core::Loop loop;
+  Edge a(loop, server.port(), "a");
+  Edge b(loop, server.port(), "b");
+  REQUIRE(run_until(loop, [&] { return a.ready() && b.ready(); }));
+
+  ObjectRef o = a.fill("K", "/img/logo.png", "v1");
+  a.tier->store(o, a.log.stamp("web"), false);
+  REQUIRE(run_until(loop, [&] { return a.stats.writes.load() == 1; }));
+  b.fill("K", "/img/logo.png", "v1");  // b holds it locally too
+  REQUIRE(b.lookup(loop, "K", "/img/logo.png")->kind == RedisTier::Found::Kind::Hit);
+
+  std::optional<core::Result<uint64_t>> done;
+  a.feed->append("web", "I1", {"/img/*"}, [&](core::Result<uint64_t> r) { done = r; });
+  REQUIRE(run_until(loop, [&] { return done.has_value(); }));
+  REQUIRE(done->ok());
+  CHECK(done->value() == 1);
+  CHECK(a.log.generation("web") == 1);  // applied here before reporting
+  // b hears of it through pub/sub, sweeps its memory and hides the Redis entry.
+  REQUIRE(run_until(
+      loop, [&] { return b.log.generation("web") == 1; }, 2s));
+  CHECK(b.store.stats().invalidated.load() == 1);
+  std::optional<RedisTier::Found> after = b.lookup(loop, "K", "/img/logo.png");
+  REQUIRE(after);
+  CHECK(after->kind == RedisTier::Found::Kind::Miss);
+  CHECK(b.stats.hidden.load() == 1);
+
+  // A third edge starting now reads the whole log before it serves anything from Redis.
+  ObjectRef stale = a.fill("K2", "/img/x.png", "v1");
+  InvalidationLog::Stamp before;  // as if stamped by an edge that had not seen I1
+  before.known = true;
+  before.epoch = a.log.epoch("web");
+  before.generation = 0;
+  a.tier->store(stale, before, false);
+  REQUIRE(run_until(loop, [&] { return a.stats.writes.load() == 2; }));
+  Edge c(loop, server.port(), "c");
+  CHECK(c.lookup(loop, "K2", "/img/x.png") == std::nullopt);  // log not synced yet: not asked
+  REQUIRE(run_until(loop, [&] { return c.ready(); }));
+  CHECK(c.log.generation("web") == 1);
+  CHECK(c.lookup(loop, "K2", "/img/x.png")->kind == RedisTier::Found::Kind::Miss);
+}
+
+TEST_CASE("redis tier: the fleet lock makes one filler; waiters get its object", "[cache][redis]") {
+  if (!test::have_redis()) {
+    WARN("redis-server not installed: skipped");
+    return;
+  }
+  RedisServer server;
+  core::Loop loop;
+  Edge a(loop, server.port(), "a", true);
+  Edge b(loop, server.port(), "b", true);
+  REQUIRE(run_until(loop, [&] { return a.ready() && b.ready(); }));
+
+  std::optional<RedisTier::Found> fa;
+  std::optional<RedisTier::Found> fb;
+  a.tier->lookup("L", "web", "/l", [&](RedisTier::Found f) { fa = std::move(f); });
+  REQUIRE(run_until(loop, [&] { return fa.has_value(); }));
+  CHECK(fa->kind == RedisTier::Found::Kind::Miss);
+  CHECK(fa->lock_held);
+  b.tier->lookup("L", "web", "/l", [&](RedisTier::Found f) { fb = std::move(f); });
+  run_until(
+      loop, [] { return false; }, 50ms);
+  CHECK_FALSE(fb.has_value());  // waiting on a's fill
+  CHECK(b.stats.lock_waits.load() == 1);
+
+  ObjectRef o = a.fill("L", "/l", "filled once");
+  a.tier->store(o, a.log.stamp("web"), true);
+  REQUIRE(run_until(loop, [&] { return fb.has_value(); }));
+  CHECK(fb->kind == RedisTier::Found::Kind::Hit);
+  CHECK(fb->entry.inline_body == "filled once");
+  CHECK(b.stats.lock_wait_hits.load() == 1);
+  REQUIRE(run_until(loop, [&] {
+    return server.cli("EXISTS " + redis_lock_key(redis_manifest_key("t:", "L"))) == "0";
+  }));
+
+  // Not storable: "pass" sends the waiters to the origin at once.
+  fa.reset();
+  fb.reset();
+  a.tier->lookup("P", "web", "/p", [&](RedisTier::Found f) { fa = std::move(f); });
+  REQUIRE(run_until(loop, [&] { return fa.has_value(); }));
+  REQUIRE(fa->lock_held);
+  b.tier->lookup("P", "web", "/p", [&](RedisTier::Found f) { fb = std::move(f); });
+  run_until(
+      loop, [] { return false; }, 20ms);
+  a.tier->release_lock("P", true);
+  REQUIRE(run_until(loop, [&] { return fb.has_value(); }));
+  CHECK(fb->kind == RedisTier::Found::Kind::Miss);
+  CHECK_FALSE(fb->lock_held);
+}
+
+TEST_CASE("redis tier: a dead lock holder's lock expires and another edge fills",
+          "[cache][redis]") {
+  if (!test::have_redis()) {
+    WARN("redis-server not installed: skipped");
+    return;
+  }
+  RedisServer server;
+  core::Loop loop;
+  auto a = std::make_unique<Edge>(loop, server.port(), "a", true, 300ms);
+  Edge b(loop, server.port(), "b", true, 300ms);
+  REQUIRE(run_until(loop, [&] { return a->ready() && b.ready(); }));
+  std::optional<RedisTier::Found> fa;
+  a->tier->lookup("D", "web", "/d", [&](RedisTier::Found f) { fa = std::move(f); });
+  REQUIRE(run_until(loop, [&] { return fa.has_value(); }));
+  REQUIRE(fa->lock_held);
+  a.reset();  // the holder dies without releasing
+
+  std::optional<RedisTier::Found> fb;
+  auto t0 = std::chrono::steady_clock::now();
+  b.tier->lookup("D", "web", "/d", [&](RedisTier::Found f) { fb = std::move(f); });
+  REQUIRE(run_until(
+      loop, [&] { return fb.has_value(); }, 5s));
+  auto waited = std::chrono::steady_clock::now() - t0;
+  CHECK(fb->kind == RedisTier::Found::Kind::Miss);
+  CHECK(fb->lock_held);  // b took over the fill
+  CHECK(waited < 2s);
+}
+
+TEST_CASE("redis tier: Redis down means not asked, never an error", "[cache][redis]") {
+  if (!test::have_redis()) {
+    WARN("redis-server not installed: skipped");
+    return;
+  }
+  auto server = std::make_unique<RedisServer>();
+  core::Loop loop;
+  Edge a(loop, server->port(), "a");
+  REQUIRE(run_until(loop, [&] { return a.ready(); }));
+  server->stop();
+  REQUIRE(run_until(loop, [&] { return !a.tier->client().all_ready(); }));
+  CHECK(a.lookup(loop, "K", "/k") == std::nullopt);
+  ObjectRef o = a.fill("K", "/k", "body");
+  a.tier->store(o, a.log.stamp("web"), false);  // dropped quietly
+  run_until(
+      loop, [] { return false; }, 20ms);
+  CHECK(a.stats.writes.load() == 0);
+}
+
+}  // namespace portico::cache
