@@ -30,6 +30,7 @@ constexpr size_t kReadHighWatermark = 256 * 1024;
 constexpr size_t kOutputHighWatermark = 256 * 1024;
 constexpr size_t kOutputLowWatermark = 64 * 1024;
 constexpr std::chrono::milliseconds kLingerTime{2000};
+constexpr size_t kTlsJoinLimit = 64 * 1024;
 // RFC 9113 §3.4: the client connection preface.
 constexpr std::string_view kH2Preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
@@ -264,9 +265,11 @@ void Connection::on_client_eof() {
 void Connection::flush() {
   if (bev_ == nullptr) return;
   if (tls_) {
-    if (evbuffer_get_length(staging_) > 0) {
-      evbuffer_add_buffer(bufferevent_get_output(bev_), staging_);
-    }
+    // One chain, one SSL_write: OpenSSL's bufferevent writes each chain as its own record and
+    // syscall, and a response is a head chain plus body chains. Large bodies go as they are.
+    size_t n = evbuffer_get_length(staging_);
+    if (n > 0 && n <= kTlsJoinLimit) evbuffer_pullup(staging_, -1);
+    if (n > 0) evbuffer_add_buffer(bufferevent_get_output(bev_), staging_);
     return;
   }
   flush_now(bev_);

@@ -27,6 +27,8 @@ constexpr int32_t kConnectionWindow = 16 * 1024 * 1024;
 constexpr size_t kOutputHighWatermark = 64 * 1024;
 constexpr size_t kOutputLowWatermark = 16 * 1024;
 constexpr std::chrono::milliseconds kGoawayGrace{1000};
+// Largest pass joined into one TLS write (see send()).
+constexpr size_t kMaxJoin = 128 * 1024;
 
 }  // namespace
 
@@ -259,7 +261,11 @@ void Session::send() {
     if (tls_) {
       // One hand-over per pass: OpenSSL's bufferevent then writes large records instead of one
       // SSL_write (and one syscall) per frame. It writes by itself; on_write asks for more.
-      written_ += evbuffer_get_length(staging_);
+      // OpenSSL's bufferevent makes one SSL_write (a record and a syscall) per buffer chain:
+      // join what this pass produced into one chain first (bounded by the output watermark).
+      size_t n = evbuffer_get_length(staging_);
+      if (n > 0 && n <= kMaxJoin) evbuffer_pullup(staging_, -1);
+      written_ += n;
       evbuffer_add_buffer(out, staging_);
       return;
     }
