@@ -4,8 +4,10 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "cache/compression.h"
@@ -19,6 +21,16 @@
 namespace portico::proxy {
 
 inline constexpr uint64_t kToEnd = UINT64_MAX;
+
+// Wall-clock milliseconds (objects' ages are kept in wall time).
+inline int64_t wall_now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// Stored-head fields the delivery writes itself (Content-Length, Via, Age, X-Cache, X-Amz-Cf-*).
+bool delivery_skips(std::string_view name);
 
 // Per-thread buffer for serialising heads: reused, so no allocation per request once warm.
 inline std::string& head_scratch() {
