@@ -45,17 +45,7 @@ http1::Limits limits_from(const config::Server& s) {
 
 }  // namespace
 
-uint16_t Connection::local_port() const {
-  sockaddr_storage ss{};
-  socklen_t len = sizeof ss;
-  if (bev_ == nullptr ||
-      getsockname(bufferevent_getfd(bev_), reinterpret_cast<sockaddr*>(&ss), &len) != 0) {
-    return 0;
-  }
-  if (ss.ss_family == AF_INET) return ntohs(reinterpret_cast<const sockaddr_in*>(&ss)->sin_port);
-  if (ss.ss_family == AF_INET6) return ntohs(reinterpret_cast<const sockaddr_in6*>(&ss)->sin6_port);
-  return 0;
-}
+uint16_t Connection::local_port() const { return local_port_of(bev_); }
 
 Connection::Connection(Worker& worker, int fd, std::string listener_name, const sockaddr* peer,
                        socklen_t /*peer_len*/, ListenerOptions options)

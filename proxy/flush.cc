@@ -3,6 +3,8 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
 
 #include <algorithm>
@@ -58,6 +60,18 @@ long read_once(bufferevent* bev, int fd) {
   evbuffer_freeze(in, 0);
   errno = saved;
   return static_cast<long>(n);
+}
+
+unsigned short local_port_of(const bufferevent* bev) {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  if (bev == nullptr || getsockname(bufferevent_getfd(const_cast<bufferevent*>(bev)),
+                                    reinterpret_cast<sockaddr*>(&ss), &len) != 0) {
+    return 0;
+  }
+  if (ss.ss_family == AF_INET) return ntohs(reinterpret_cast<const sockaddr_in*>(&ss)->sin_port);
+  if (ss.ss_family == AF_INET6) return ntohs(reinterpret_cast<const sockaddr_in6*>(&ss)->sin6_port);
+  return 0;
 }
 
 }  // namespace portico::proxy

@@ -18,5 +18,7 @@ void write_drained(bufferevent* bev);
 // evbuffer_read). For bufferevents whose reading we do ourselves (EV_READ disabled on them).
 // Returns what readv returned (errno is preserved).
 long read_once(bufferevent* bev, int fd);
+// The local port `bev`'s socket is bound to (getsockname; 0 when unknown), for X-Forwarded-Port.
+unsigned short local_port_of(const bufferevent* bev);
 
 }  // namespace portico::proxy

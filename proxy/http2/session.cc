@@ -198,17 +198,7 @@ size_t Session::queued() const {
   return evbuffer_get_length(staging_) + evbuffer_get_length(bufferevent_get_output(bev_));
 }
 
-uint16_t Session::local_port() const {
-  sockaddr_storage ss{};
-  socklen_t len = sizeof ss;
-  if (bev_ == nullptr ||
-      getsockname(bufferevent_getfd(bev_), reinterpret_cast<sockaddr*>(&ss), &len) != 0) {
-    return 0;
-  }
-  if (ss.ss_family == AF_INET) return ntohs(reinterpret_cast<const sockaddr_in*>(&ss)->sin_port);
-  if (ss.ss_family == AF_INET6) return ntohs(reinterpret_cast<const sockaddr_in6*>(&ss)->sin6_port);
-  return 0;
-}
+uint16_t Session::local_port() const { return local_port_of(bev_); }
 
 void Session::mark_dirty(int32_t stream_id) {
   dirty_.push_back(stream_id);
@@ -282,18 +272,17 @@ void Session::run() {
   if (closed_) return;
   in_run_ = true;
   for (int round = 0; round < 16 && !closed_; ++round) {
-    std::vector<int32_t> ids;
-    ids.swap(dirty_);
-    for (int32_t id : ids) {
+    run_ids_.clear();
+    run_ids_.swap(dirty_);  // both keep their capacity: no allocation per pass
+    for (int32_t id : run_ids_) {
       auto it = streams_.find(id);
       if (it != streams_.end()) it->second->run();
     }
     send();
     if (closed_) break;
-    std::vector<int32_t> open;
-    open.reserve(streams_.size());
-    for (auto& [id, st] : streams_) open.push_back(id);
-    for (int32_t id : open) {
+    run_ids_.clear();
+    for (auto& [id, st] : streams_) run_ids_.push_back(id);
+    for (int32_t id : run_ids_) {
       auto it = streams_.find(id);
       if (it != streams_.end()) it->second->after_send();
     }

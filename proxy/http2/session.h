@@ -100,6 +100,7 @@ class Session final : public ClientConnection {
   uint64_t written_ = 0;  // bytes handed to the socket, for stall detection
   uint64_t written_at_check_ = 0;
   std::vector<int32_t> dirty_;
+  std::vector<int32_t> run_ids_;  // run()'s scratch
   std::unordered_map<int32_t, std::unique_ptr<Stream>> streams_;
 };
 

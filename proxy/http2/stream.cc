@@ -221,18 +221,24 @@ void Stream::pump_output() {
     if (rparser_.phase() == http1::ParsePhase::Complete) framing_ = core::BodyFraming::None;
     char status[4];
     std::to_chars(status, status + 3, h.status);
-    std::vector<nghttp2_nv> nva;
-    std::vector<std::string> names;
-    nva.reserve(h.headers.size() + 1);
-    names.reserve(h.headers.size());
+    // Per-thread scratch (nghttp2_submit_response copies the fields): no allocation per
+    // response once warm. Names are lower-cased into one buffer reserved up front, so the
+    // pointers into it stay valid (RFC 9113 §8.2: field names are lower case).
+    thread_local std::vector<nghttp2_nv> nva;
+    thread_local std::string names;
+    nva.clear();
+    names.clear();
+    size_t name_bytes = 0;
+    for (const core::Header& f : h.headers) name_bytes += f.name.size();
+    names.reserve(name_bytes);
     nva.push_back({reinterpret_cast<uint8_t*>(const_cast<char*>(":status")),
                    reinterpret_cast<uint8_t*>(status), 7, 3, NGHTTP2_NV_FLAG_NONE});
     for (const core::Header& f : h.headers) {
       if (connection_specific(f.name)) continue;
-      std::string& lower = names.emplace_back(f.name);
-      for (char& c : lower) c = core::ascii_lower(c);
-      nva.push_back({reinterpret_cast<uint8_t*>(lower.data()),
-                     reinterpret_cast<uint8_t*>(const_cast<char*>(f.value.data())), lower.size(),
+      size_t at = names.size();
+      for (char c : f.name) names += core::ascii_lower(c);
+      nva.push_back({reinterpret_cast<uint8_t*>(names.data() + at),
+                     reinterpret_cast<uint8_t*>(const_cast<char*>(f.value.data())), f.name.size(),
                      f.value.size(), NGHTTP2_NV_FLAG_NONE});
     }
     nghttp2_data_provider provider{};
