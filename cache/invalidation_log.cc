@@ -77,6 +77,12 @@ std::string InvalidationLog::epoch(std::string_view distribution) const {
   return it == dists_.end() ? std::string() : it->second.epoch;
 }
 
+void InvalidationLog::unsync(std::string_view distribution) {
+  std::lock_guard lock(mu_);
+  auto it = dists_.find(distribution);
+  if (it != dists_.end()) it->second.synced = false;
+}
+
 bool InvalidationLog::synced(std::string_view distribution) const {
   std::lock_guard lock(mu_);
   auto it = dists_.find(distribution);

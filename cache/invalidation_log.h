@@ -53,6 +53,10 @@ class InvalidationLog {
   uint64_t generation(std::string_view distribution) const;
   std::string epoch(std::string_view distribution) const;
   bool synced(std::string_view distribution) const;
+  // Until the next apply(): the log may have moved on unseen (the feed was lost; Redis may even
+  // have restarted empty, with a new epoch), so synced() is false, stamp() unknown and admits()
+  // false. The Redis tier is not used meanwhile: nothing is stored or read under a stale epoch.
+  void unsync(std::string_view distribution);
 
   // Behind: the edge lost the log's feed and got it back, and has not yet applied what it
   // missed. Its memory store's objects are then revalidated rather than served (the feed's

@@ -147,6 +147,7 @@ struct RedisClient::Subscriber {
   std::string channel;
   std::function<void(std::string_view)> on_message;
   std::function<void()> on_subscribed;
+  std::function<void()> on_lost;
   redisAsyncContext* ac = nullptr;
   size_t next_node = 0;
   std::chrono::milliseconds backoff{0};
@@ -609,12 +610,14 @@ void RedisClient::apply_slots(const RedisReply& reply) {
 // ---- pub/sub ----
 
 void RedisClient::subscribe(std::string channel, std::function<void(std::string_view)> on_message,
-                            std::function<void()> on_subscribed) {
+                            std::function<void()> on_subscribed,
+                            std::function<void()> on_lost) {
   sub_ = std::make_unique<Subscriber>();
   sub_->client = this;
   sub_->channel = std::move(channel);
   sub_->on_message = std::move(on_message);
   sub_->on_subscribed = std::move(on_subscribed);
+  sub_->on_lost = std::move(on_lost);
   sub_->retry = std::make_unique<EvTimer>(loop_, [this] { sub_connect(); });
   sub_->connect_deadline = std::make_unique<EvTimer>(loop_, [this] { sub_lost(true); });
   sub_connect();
@@ -657,13 +660,15 @@ void RedisClient::sub_lost(bool free_context) {
     redisAsyncFree(ac);
   }
   s.ac = nullptr;
-  if (s.subscribed) PORTICO_WARN("redis: subscription to %s lost; reconnecting", s.channel.c_str());
+  bool was_subscribed = s.subscribed;
+  if (was_subscribed) PORTICO_WARN("redis: subscription to %s lost; reconnecting", s.channel.c_str());
   s.subscribed = false;
   s.connect_deadline->cancel();
   ++s.next_node;
   s.backoff =
       s.backoff.count() == 0 ? options_.backoff_min : std::min(s.backoff * 2, options_.backoff_max);
   s.retry->arm(s.backoff);
+  if (was_subscribed && s.on_lost) s.on_lost();
 }
 
 void RedisClient::on_sub_connect_cb(const redisAsyncContext* ac, int status) {

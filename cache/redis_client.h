@@ -98,9 +98,10 @@ class RedisClient {
 
   // Keeps a dedicated connection SUBSCRIBEd to `channel` (reconnecting with backoff).
   // `on_message(payload)` runs per message; `on_subscribed()` each time the subscription is
-  // (re)established, so the caller can catch up on what it missed while disconnected.
+  // (re)established, so the caller can catch up on what it missed while disconnected;
+  // `on_lost()` each time an established subscription is lost (messages may be missed from now).
   void subscribe(std::string channel, std::function<void(std::string_view)> on_message,
-                 std::function<void()> on_subscribed);
+                 std::function<void()> on_subscribed, std::function<void()> on_lost = nullptr);
 
   // Redis Cluster's slot of `key`: CRC16 (XMODEM) of the key, or of its first non-empty {tag},
   // modulo 16384.

@@ -90,6 +90,11 @@ void RedisLog::start() {
           if (!catching_up_.empty()) log_.set_behind(true);
         }
         sync_all();
+      },
+      // Lost: Redis may come back empty (a restart: a new epoch, generations from 0). Until
+      // the next sync, entries are neither stamped nor admitted under what we knew.
+      [this] {
+        for (const auto& [d, f] : follows_) log_.unsync(d);
       });
   poll_->arm(options_.poll);
 }

@@ -338,7 +338,9 @@ void RedisTier::store(const ObjectRef& object, const InvalidationLog::Stamp& sta
   uint64_t size = body.available();
   int64_t expiry = redis_expiry_ms(o.timing(), wall_now_ms());
   bool fits = size <= options_.max_object_bytes && expiry > 0;
-  if (!stamp.known || !fits || body.state() != Body::State::Complete ||
+  // A stamp from before the feed was lost (or an epoch since replaced) would be hidden anyway.
+  bool current = stamp.known && log_.stamp(o.distribution()).epoch == stamp.epoch;
+  if (!current || !fits || body.state() != Body::State::Complete ||
       pending_write_bytes_ + size > kMaxPendingWriteBytes) {
     stats_.write_skipped.fetch_add(1, std::memory_order_relaxed);
     // Not stored in Redis: the other edges fetch it themselves.

@@ -396,7 +396,7 @@ class RedisFailureTest(h.PorticoTestCase):
         h.get(self.a.port(), "/after-recovery")
         h.wait_until(lambda: stats(self.a)["redis"]["writes"] > writes, message="a write")
         r = h.get(self.b.port(), "/after-recovery")
-        self.assertEqual(r.header("X-Cache"), "Hit from cloudfront")
+        self.assertEqual(r.header("X-Cache"), "Hit from cloudfront", stats(self.b)["redis"])
         self.assertGreater(t_ready, t_restart)
 
 

@@ -55,6 +55,25 @@ TEST_CASE("invalidation log: a new epoch starts over; the floor rejects old stam
   CHECK(log.admits("web", "/a", "F", 4));
 }
 
+TEST_CASE("invalidation log: a lost feed stamps and admits nothing until the next sync",
+          "[cache][redis]") {
+  InvalidationLog log;
+  log.apply("web", "E", 0, {Entry{2, "I2", {"/x"}}});
+  log.unsync("web");
+  CHECK_FALSE(log.synced("web"));
+  CHECK_FALSE(log.stamp("web").known);
+  CHECK_FALSE(log.admits("web", "/a", "E", 2));
+  // Redis came back empty: a new epoch, generations from 0.
+  log.apply("web", "F", 0, {});
+  CHECK(log.synced("web"));
+  CHECK(log.stamp("web").epoch == "F");
+  CHECK(log.stamp("web").generation == 0);
+  CHECK_FALSE(log.admits("web", "/a", "E", 2));
+  CHECK(log.admits("web", "/a", "F", 0));
+  log.unsync("other");  // unknown: no effect
+  CHECK_FALSE(log.synced("other"));
+}
+
 TEST_CASE("invalidation log: keeps a bounded number of entries", "[cache][redis]") {
   InvalidationLog log(2);
   log.apply("web", "E", 0, {Entry{1, "a", {"/1"}}, Entry{2, "b", {"/2"}}, Entry{3, "c", {"/3"}}});
