@@ -6,7 +6,7 @@ pkgs=(build-essential cmake pkg-config libevent-dev libnghttp2-dev libssl-dev li
       libyaml-cpp-dev catch2 zlib1g-dev libbrotli-dev libbenchmark-dev python3 curl
       clang libclang-rt-14-dev clang-format git redis-server)
 if [[ "${1:-}" == "--bench" ]]; then
-  pkgs+=(nginx-light haproxy h2o wrk varnish trafficserver)
+  pkgs+=(nginx-light haproxy h2o wrk varnish trafficserver nghttp2-client)
 fi
 missing=()
 for p in "${pkgs[@]}"; do
