@@ -28,6 +28,8 @@ constexpr std::array<int, 11> kErrorCodes{400, 403, 404, 405, 414, 416, 500, 501
 constexpr std::array<int, 12> kResponseCodes{200, 400, 403, 404, 405, 414,
                                              416, 500, 501, 502, 503, 504};
 constexpr int64_t kMaxErrorCachingMinTtl = 31'536'000;
+// A behavior's stale_if_error: the range of cache policy TTLs (100 years).
+constexpr int64_t kMaxStaleIfError = 3'153'600'000;
 
 constexpr uint32_t kGetHead = method_bit(Method::Get) | method_bit(Method::Head);
 constexpr uint32_t kGetHeadOptions = kGetHead | method_bit(Method::Options);
@@ -155,6 +157,7 @@ class DistributionReader {
   void read_load_balancer_origin(const Field& f, LoadBalancerOrigin& lb);
   void read_custom_headers(const Field& f, std::vector<OriginCustomHeader>& out);
   void read_behavior(const Field& f, bool is_default, const Distribution& d, CacheBehavior& b);
+  void check_options_key(const Field& cached, const CacheBehavior& b);
   void read_custom_error_responses(const Field& f, Distribution& d);
   bool shares_listener(const Distribution& a, const Distribution& b) const;
   void check_alias_conflicts();
@@ -555,9 +558,10 @@ void DistributionReader::read_custom_headers(const Field& f, std::vector<OriginC
 
 void DistributionReader::read_behavior(const Field& f, bool is_default, const Distribution& d,
                                        CacheBehavior& b) {
-  MapReader r(diag_, f,
-              {"path_pattern", "target_origin_id", "viewer_protocol_policy", "allowed_methods",
-               "cached_methods", "compress", "cache_policy", "origin_request_policy"});
+  MapReader r(
+      diag_, f,
+      {"path_pattern", "target_origin_id", "viewer_protocol_policy", "allowed_methods",
+       "cached_methods", "compress", "cache_policy", "origin_request_policy", "stale_if_error"});
   if (!f.present) return;
   b.loc = diag_.loc(f.mark);
   Field pattern = is_default ? r.get("path_pattern") : r.require("path_pattern");
@@ -629,6 +633,50 @@ void DistributionReader::read_behavior(const Field& f, bool is_default, const Di
       read_string(diag_, origin_request_policy, b.origin_request_policy)) {
     resolve_behavior_policies(diag_, model_, cache_policy, origin_request_policy, compress, b);
   }
+  Field stale = r.get("stale_if_error");
+  int64_t stale_s = 0;
+  if (read_int(diag_, stale, 0, kMaxStaleIfError, stale_s) && stale.present) {
+    b.stale_if_error = stale_s;
+    if (b.cache_policy_ref == nullptr || b.cache_policy_ref->caching_disabled()) {
+      diag_.warn(stale.mark, stale.path,
+                 "stale_if_error has no effect: the behavior caches nothing (" +
+                     std::string(b.cache_policy_ref == nullptr
+                                     ? "no cache_policy"
+                                     : "cache policy " + quote(b.cache_policy_ref->name) +
+                                           " disables caching") +
+                     ")");
+    }
+  }
+  check_options_key(cached, b);
+}
+
+// Developer Guide, "Configuring CloudFront to respect CORS settings": to cache OPTIONS responses,
+// Origin, Access-Control-Request-Headers and Access-Control-Request-Method must reach the origin
+// and, with cache policies, be in the cache key (an origin request policy forwards without
+// keying), or one viewer's preflight answer is served to viewers from other origins.
+void DistributionReader::check_options_key(const Field& cached, const CacheBehavior& b) {
+  const CachePolicy* p = b.cache_policy_ref;
+  if ((b.cached_methods & method_bit(Method::Options)) == 0 || p == nullptr ||
+      p->caching_disabled()) {
+    return;
+  }
+  std::vector<std::string> missing;
+  for (const char* name :
+       {"origin", "access-control-request-method", "access-control-request-headers"}) {
+    const std::vector<std::string>& keyed = p->headers.items;
+    if (p->headers.behavior != ItemBehavior::Whitelist ||
+        std::find(keyed.begin(), keyed.end(), name) == keyed.end()) {
+      missing.emplace_back(name);
+    }
+  }
+  if (missing.empty()) return;
+  std::string list;
+  for (const std::string& m : missing) list += (list.empty() ? "" : ", ") + m;
+  diag_.warn(cached.mark, cached.path,
+             "OPTIONS responses are cached but cache policy " + quote(p->name) +
+                 " does not key on " + list +
+                 ": CORS preflight answers are then shared across viewers unless the origin "
+                 "sends Vary for them");
 }
 
 void DistributionReader::read_custom_error_responses(const Field& f, Distribution& d) {

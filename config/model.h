@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -185,9 +186,12 @@ struct CachePolicy {
   // Portico extension: RFC 9111 §4.2.2 heuristic freshness (10% of Date - Last-Modified) when the
   // origin sends no explicit lifetime, instead of default_ttl. CloudFront never does this.
   bool heuristic_freshness = false;
-  // Portico extension: serve a stale copy for this long (seconds) when the origin fails or answers
-  // 5xx, even without stale-if-error from the origin. 0 = only what the origin allows.
+  // Portico extension: serve a stale copy for this long (seconds) past expiry when the origin
+  // fails or answers 5xx, or longer when the origin's stale-if-error says so. Written as 0: only
+  // what the origin allows. Not written (has_stale_if_error false): CloudFront's default applies
+  // (cache/stale_on_error.h). A behavior's own stale_if_error overrides both.
   int64_t stale_if_error = 0;
+  bool has_stale_if_error = false;
   SourceLoc loc;
 
   // Every TTL 0: CloudFront does not cache (Managed-CachingDisabled).
@@ -253,7 +257,20 @@ struct CacheBehavior {
   // hold the managed policies too); null when the name is "".
   const CachePolicy* cache_policy_ref = nullptr;
   const OriginRequestPolicy* origin_request_policy_ref = nullptr;
+  // Portico extension: the cache policy's stale_if_error for this behavior only (seconds);
+  // nullopt = the policy's.
+  std::optional<int64_t> stale_if_error;
   SourceLoc loc;
+
+  // The stale-if-error window the operator configured: this behavior's, else its cache policy's
+  // when written there; nullopt when neither writes one (CloudFront's default applies).
+  std::optional<int64_t> configured_stale_if_error() const {
+    if (stale_if_error) return stale_if_error;
+    if (cache_policy_ref != nullptr && cache_policy_ref->has_stale_if_error) {
+      return cache_policy_ref->stale_if_error;
+    }
+    return std::nullopt;
+  }
 };
 
 // CloudFront's CustomErrorResponse: what to send when the origin answers `error_code`.

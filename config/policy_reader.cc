@@ -382,7 +382,8 @@ void read_cache_policy(Diagnostics& diag, const Field& f, const std::vector<Cach
   if (ttls_ok && p.caching_disabled()) check_caching_disabled(diag, key, p);
 
   read_bool(diag, r.get("heuristic_freshness"), p.heuristic_freshness);
-  read_int(diag, r.get("stale_if_error"), 0, kMaxTtl, p.stale_if_error);
+  Field stale = r.get("stale_if_error");
+  p.has_stale_if_error = read_int(diag, stale, 0, kMaxTtl, p.stale_if_error) && stale.present;
 }
 
 void read_origin_request_policy(Diagnostics& diag, const Field& f,

@@ -139,7 +139,9 @@ class Exchange final : public http1::ResponseEvents {
   void begin_overflow(std::string_view pending);
   void switch_to_passthrough();
   void fill_failed(int status, std::string_view explanation);
-  bool serve_stale_on_error();
+  // exchange_stale.cc: answers with the stale copy being revalidated when the origin failed
+  // with `status` (5xx) and the stale-if-error window allows it; false otherwise.
+  bool serve_stale_on_error(int status);
   void invalidate_after_unsafe();
   // exchange_cache.cc: the shared Redis tier under local memory (cache.redis).
   bool redis_lookup(const cache::ObjectRef& fill, const cache::ObjectRef& stale = {});
@@ -150,6 +152,9 @@ class Exchange final : public http1::ResponseEvents {
   void redis_release(bool pass);
   bool forward_header(std::string_view name) const;
   void append_forwarded_query(std::string& head) const;
+  // The method of the custom origin request: a fill's (GET, or OPTIONS for a cached OPTIONS),
+  // else the viewer's.
+  std::string_view origin_method_token() const;
   bool filling() const;
   bool strips_set_cookie() const;
   bool authorization_shared() const;

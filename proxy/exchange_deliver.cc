@@ -121,7 +121,8 @@ void Exchange::deliver(const cache::ObjectRef& object, const char* x_cache, cons
     }
   }
   head += extra;
-  if (status == 200 && !stored.headers.has("accept-ranges")) {
+  if (status == 200 && req_.method != core::Method::Options &&
+      !stored.headers.has("accept-ranges")) {
     append_header(head, "Accept-Ranges", "bytes");
   }
   if (status != 304 && status != 204) {

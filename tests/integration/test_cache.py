@@ -62,6 +62,12 @@ cache_policies:
   - name: plain
     default_ttl: 60
     cache_key: {{ headers: [x-variant], cookies: {{ whitelist: [session] }}, query_strings: all }}
+  - name: sie600
+    default_ttl: 60
+    stale_if_error: 600
+  - name: cors
+    default_ttl: 60
+    cache_key: {{ headers: [origin, access-control-request-method, access-control-request-headers] }}
 cache: {{ memory_size: 64MiB, max_object_size: 16MiB }}
 distributions:
   - id: web
@@ -75,6 +81,12 @@ distributions:
       - {{ path_pattern: "/min/*", target_origin_id: site, cache_policy: keep30 }}
       - {{ path_pattern: "/plain/*", target_origin_id: site, cache_policy: plain }}
       - {{ path_pattern: "/rw/*", target_origin_id: site, cache_policy: std, allowed_methods: [GET, HEAD, OPTIONS, PUT, POST, PATCH, DELETE] }}
+      - {{ path_pattern: "/sie-policy/*", target_origin_id: site, cache_policy: sie600 }}
+      - {{ path_pattern: "/sie-beh/*", target_origin_id: site, cache_policy: sie600, stale_if_error: 2 }}
+      - {{ path_pattern: "/sie-off/*", target_origin_id: site, cache_policy: std, stale_if_error: 0 }}
+      - {{ path_pattern: "/cors/*", target_origin_id: site, cache_policy: cors, allowed_methods: [GET, HEAD, OPTIONS], cached_methods: [GET, HEAD, OPTIONS] }}
+      - {{ path_pattern: "/nocors/*", target_origin_id: site, cache_policy: cors, allowed_methods: [GET, HEAD, OPTIONS] }}
+      - {{ path_pattern: "/rwo/*", target_origin_id: site, cache_policy: std, allowed_methods: [GET, HEAD, OPTIONS, PUT, POST, PATCH, DELETE], cached_methods: [GET, HEAD, OPTIONS] }}
   - id: spa
     aliases: [spa.test]
     origins:
@@ -387,6 +399,168 @@ distributions:
         r = self.get("/sie.txt")
         self.assertEqual((r.status, r.body), (200, b"good copy\n"))
         self.assertEqual(count(self.origin, "/sie.txt"), 2)
+
+    def failing(self, path, cache_control, state):
+        """`path` answers 200 with `cache_control` until state["down"]; then the origin is
+        down: it drops each connection without answering (Portico answers 502)."""
+        def handler(rec):
+            if state["down"]:
+                raise ConnectionResetError("origin down")
+            return h.Response(200, f"copy of {path}\n".encode(), [("Cache-Control", cache_control)])
+        self.routes.set(path, handler)
+
+    def test_stale_if_error_behavior_overrides_policy(self):
+        # Both behaviors use the policy with stale_if_error: 600; /sie-beh/* sets its own 2 s.
+        state = {"down": False}
+        for p in ("/sie-policy/x", "/sie-beh/x"):
+            self.failing(p, "max-age=1", state)
+            self.assertEqual(self.get(p).header("X-Cache"), "Miss from cloudfront")
+        t0 = time.monotonic()
+        state["down"] = True
+        time.sleep(1.6)  # both expired, inside both windows (the behavior under test)
+        for p in ("/sie-policy/x", "/sie-beh/x"):
+            r = self.get(p)
+            self.assertEqual((r.status, r.body), (200, f"copy of {p}\n".encode()), p)
+            self.assertEqual(r.header("X-Cache"), "Hit from cloudfront")
+            self.assertGreaterEqual(int(r.header("Age")), 1)
+            self.assertIsNone(r.header("Warning"))  # RFC 9111 obsoletes Warning
+        # CloudFront keeps serving the stale copy for the error caching minimum TTL (10 s by
+        # default) before it asks the origin again.
+        before = count(self.origin, "/sie-policy/x")
+        r = self.get("/sie-policy/x")
+        self.assertEqual((r.status, r.header("X-Cache")), (200, "Hit from cloudfront"))
+        self.assertEqual(count(self.origin, "/sie-policy/x"), before)
+        # Past the behavior's window (expiry + 2 s): its copy is gone, the policy's is not.
+        time.sleep(max(0.0, 3.5 - (time.monotonic() - t0)))
+        r = self.get("/sie-beh/x")
+        self.assertEqual(r.status, 502)
+        self.assertEqual(r.header("X-Cache"), "Error from cloudfront")
+        self.assertEqual(self.get("/sie-policy/x").status, 200)
+
+    def test_stale_on_origin_error_is_cloudfronts_default(self):
+        # No stale_if_error anywhere and no stale-if-error from the origin: CloudFront serves the
+        # expired object when the origin fails. stale-if-error=0 from the origin, or the
+        # behavior's stale_if_error: 0, opts out.
+        state = {"down": False}
+        self.failing("/dflt.txt", "max-age=1", state)
+        self.failing("/optout.txt", "max-age=1, stale-if-error=0", state)
+        self.failing("/sie-off/x", "max-age=1", state)
+        for p in ("/dflt.txt", "/optout.txt", "/sie-off/x"):
+            self.assertEqual(self.get(p).status, 200)
+        state["down"] = True
+        time.sleep(1.6)  # expired (the behavior under test)
+        r = self.get("/dflt.txt")
+        self.assertEqual((r.status, r.body), (200, b"copy of /dflt.txt\n"))
+        self.assertEqual(r.header("X-Cache"), "Hit from cloudfront")
+        self.assertEqual(self.get("/optout.txt").status, 502)
+        self.assertEqual(self.get("/sie-off/x").status, 502)
+
+    def test_stale_on_origin_5xx_past_window_passes_the_error(self):
+        state = {"fail": False}
+
+        def maybe(rec):
+            if state["fail"]:
+                return h.Response(503, b"down\n")
+            return h.Response(200, b"good\n", [("Cache-Control", "max-age=1")])
+        self.routes.set("/sie-beh/five", maybe)
+        self.get("/sie-beh/five")
+        state["fail"] = True
+        time.sleep(3.2)  # past expiry + the behavior's 2 s (the behavior under test)
+        r = self.get("/sie-beh/five")
+        self.assertEqual((r.status, r.body), (503, b"down\n"))
+        self.assertEqual(r.header("X-Cache"), "Error from cloudfront")
+
+    # ---- OPTIONS ----
+
+    def cors_routes(self, path):
+        def handler(rec):
+            if rec.method == "OPTIONS":
+                return h.Response(204, b"", [
+                    ("Access-Control-Allow-Origin", rec.header("Origin", "none")),
+                    ("Access-Control-Allow-Methods", "GET, PUT"),
+                    ("X-Answered", "options")])
+            return h.Response(200, b"representation\n", [("X-Answered", "get")])
+        self.routes.set(path, handler)
+
+    def options(self, path, origin="https://a.example", method="PUT"):
+        return self.get(path, {"Origin": origin, "Access-Control-Request-Method": method},
+                        method="OPTIONS")
+
+    def methods(self, path):
+        return [r.method for r in self.origin.snapshot() if r.path == path]
+
+    def test_options_cached_when_in_cached_methods(self):
+        self.cors_routes("/cors/res")
+        r1 = self.options("/cors/res")
+        r2 = self.options("/cors/res")
+        self.assertEqual((r1.status, r2.status), (204, 204))
+        self.assertEqual(r1.header("X-Cache"), "Miss from cloudfront")
+        self.assertEqual(r2.header("X-Cache"), "Hit from cloudfront")
+        self.assertEqual(r2.header("Access-Control-Allow-Origin"), "https://a.example")
+        self.assertEqual(self.methods("/cors/res"), ["OPTIONS"])
+        first = [r for r in self.origin.snapshot() if r.path == "/cors/res"][0]
+        self.assertEqual(first.header("Origin"), "https://a.example")  # keyed, so forwarded
+        self.assertEqual(first.header("Access-Control-Request-Method"), "PUT")
+        # Another Origin (in the key): its own entry.
+        r = self.options("/cors/res", origin="https://b.example")
+        self.assertEqual(r.header("X-Cache"), "Miss from cloudfront")
+        self.assertEqual(r.header("Access-Control-Allow-Origin"), "https://b.example")
+        self.assertEqual(self.options("/cors/res", origin="https://b.example").header("X-Cache"),
+                         "Hit from cloudfront")
+        # GET on the same path is not answered with the OPTIONS entry, nor the reverse.
+        r = self.get("/cors/res")
+        self.assertEqual((r.status, r.body, r.header("X-Answered")),
+                         (200, b"representation\n", "get"))
+        self.assertEqual(r.header("X-Cache"), "Miss from cloudfront")
+        self.assertEqual(self.get("/cors/res").header("X-Cache"), "Hit from cloudfront")
+        r = self.options("/cors/res")
+        self.assertEqual((r.status, r.header("X-Answered")), (204, "options"))
+        self.assertEqual(r.header("X-Cache"), "Hit from cloudfront")
+        self.assertEqual(self.methods("/cors/res"), ["OPTIONS", "OPTIONS", "GET"])
+
+    def test_options_not_cached_without_it_in_cached_methods(self):
+        self.cors_routes("/nocors/res")
+        for _ in range(2):
+            r = self.options("/nocors/res")
+            self.assertEqual((r.status, r.header("Access-Control-Allow-Origin")),
+                             (204, "https://a.example"))
+            self.assertEqual(r.header("X-Cache"), "Miss from cloudfront")
+        self.assertEqual(self.methods("/nocors/res"), ["OPTIONS", "OPTIONS"])
+        # GET is still cached there.
+        self.get("/nocors/res")
+        self.assertEqual(self.get("/nocors/res").header("X-Cache"), "Hit from cloudfront")
+
+    def test_invalidation_covers_options_entries(self):
+        self.cors_routes("/cors/inv")
+        for _ in range(2):
+            self.options("/cors/inv")
+            self.get("/cors/inv")
+        self.assertEqual(self.options("/cors/inv").header("X-Cache"), "Hit from cloudfront")
+        r = h.admin_request(self.p.admin_port, "POST", "/distributions/web/invalidations",
+                            token=TOKEN, body=json.dumps({"paths": ["/cors/inv"]}).encode())
+        self.assertEqual(r.status, 201, r.body)
+        inv = json.loads(r.body)
+
+        def completed():
+            g = h.admin_request(self.p.admin_port, "GET",
+                                f"/distributions/web/invalidations/{inv['id']}")
+            return json.loads(g.body)["status"] == "Completed"
+        h.wait_until(completed, message="invalidation completed")
+        self.assertEqual(self.options("/cors/inv").header("X-Cache"), "Miss from cloudfront")
+        self.assertEqual(self.get("/cors/inv").header("X-Cache"), "Miss from cloudfront")
+        self.assertEqual(self.methods("/cors/inv"), ["OPTIONS", "GET", "OPTIONS", "GET"])
+
+    def test_unsafe_method_invalidates_options_entries(self):
+        self.cors_routes("/rwo/item")
+        for _ in range(2):
+            self.options("/rwo/item")
+            self.get("/rwo/item")
+        self.assertEqual(self.options("/rwo/item").header("X-Cache"), "Hit from cloudfront")
+        r = h.http_request(self.port, "POST", "/rwo/item", body=b"update",
+                           headers={"Content-Type": "text/plain"})
+        self.assertEqual(r.status, 200)
+        self.assertEqual(self.options("/rwo/item").header("X-Cache"), "Miss from cloudfront")
+        self.assertEqual(self.get("/rwo/item").header("X-Cache"), "Miss from cloudfront")
 
     # ---- compression ----
 

@@ -156,6 +156,30 @@ TEST_CASE("key: whitelisted headers", "[key]") {
   CHECK(key(request("/a", "", {{"Host", "other.com"}}), p) != key(h2, p));
 }
 
+// cached_methods [GET, HEAD, OPTIONS]: OPTIONS responses have their own entries, and a CORS
+// preflight's Origin / Access-Control-Request-* split them when the policy keys them
+// (Developer Guide, "Configuring CloudFront to respect CORS settings").
+TEST_CASE("key: OPTIONS apart from GET, preflight headers when keyed", "[key]") {
+  CachePolicy p;
+  p.headers = items(ItemBehavior::Whitelist,
+                    {"origin", "access-control-request-method", "access-control-request-headers"});
+  Fields a = {{"Origin", "https://a.example"}, {"Access-Control-Request-Method", "PUT"}};
+  Fields b = {{"Origin", "https://b.example"}, {"Access-Control-Request-Method", "PUT"}};
+  auto options = [](Fields f) { return request("/api/x", "", std::move(f), Method::Options); };
+  CHECK(key(options(a), p) == key(options(a), p));
+  CHECK(key(options(a), p) != key(options(b), p));
+  CHECK(key(options(a), p) !=
+        key(options({{"Origin", "https://a.example"}, {"Access-Control-Request-Method", "DELETE"}}),
+            p));
+  CHECK(key(options(a), p) != key(request("/api/x", "", a), p));
+  CHECK(key(options(a), p) != key(request("/api/x", "", a, Method::Head), p));
+  // Without them in the policy, every preflight for a path shares one key (the origin's Vary
+  // then separates the variants).
+  CachePolicy none;
+  CHECK(key(options(a), none) == key(options(b), none));
+  CHECK(key(options(a), none) != key(request("/api/x", "", a), none));
+}
+
 TEST_CASE("key: Accept-Encoding is normalized or a plain header", "[key]") {
   CachePolicy plain;
   plain.headers = items(ItemBehavior::Whitelist, {"accept-encoding"});
