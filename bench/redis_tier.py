@@ -6,13 +6,21 @@ requests a two-edge fleet saves against two independent edges on one Zipf worklo
    a second edge whose memory holds almost nothing serves the same objects from Redis (every
    request a local miss + Redis hit). `wrk -t1 -c32 --latency` with a Lua script picking paths
    uniformly among the N, one worker each, Portico pinned to CPU 0, wrk + redis-server + the
-   origin on CPU 1. Reported: req/s, p50/p99, Portico and Redis CPU per request.
-2. Fleet. The same seeded Zipf sequence (s = 1.0 over K objects) sent alternately to edge A and
-   edge B, first with both on a shared (flushed) Redis, then without Redis; the origin counts
-   fetches. Memory per edge is small against the key space, as at a real edge.
+   origin on CPU 1. Both edges stay up, and the two configurations run in interleaved rounds
+   (local, redis | redis, local | ...: the first of each pair alternates, so neither always
+   follows the other), so a noisy neighbour on a shared machine hits both alike. Reported per
+   configuration: the median over rounds of req/s, p50/p99, Portico and Redis CPU per request,
+   with the spread (min-max) of req/s.
+2. Fleet. Per round, one seeded Zipf sequence (s = 1.0 over K objects; a new seed each round)
+   sent alternately to edge A and edge B, once with both on a shared (flushed) Redis and once
+   without Redis, the two in alternating order; fresh edges each time; the origin counts fetches.
+   Memory per edge is small against the key space, as at a real edge. Reported: the median
+   origin requests of each mode and the median of the per-round savings.
 
 Stdlib only; needs redis-server, wrk and a Portico build (default build/release/portico).
-Usage: bench/redis_tier.py [--portico-bin PATH] [--duration 10] [--objects 10000]
+Usage: bench/redis_tier.py [--portico-bin PATH] [--rounds 5] [--duration 5] [--objects 10000]
+A smoke run (about 20 s with a release build): --rounds 2 --duration 1 --objects 300
+  --zipf-requests 1000 --zipf-objects 500
 """
 
 import argparse
@@ -24,6 +32,7 @@ import re
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -206,7 +215,6 @@ def wrk(port, seconds, script, cpu):
 
 
 def measure(edge, redis, seconds, script, load_cpu):
-    wrk(edge.port, 1, script, load_cpu)  # warm-up
     before = edge.stats()
     p0, r0 = cpu_seconds(edge.proc.pid), cpu_seconds(redis.proc.pid)
     res = wrk(edge.port, seconds, script, load_cpu)
@@ -249,10 +257,97 @@ def run_sequence(edges, seq, threads=8):
     return failures
 
 
+def interleaved(rounds, names):
+    """The order of each round: names as given, then reversed, and so on."""
+    for r in range(rounds):
+        yield r, (list(names) if r % 2 == 0 else list(reversed(names)))
+
+
+def summarize(runs):
+    """Median over rounds of every numeric field, with the req/s spread and the raw rounds."""
+    out = {}
+    for k in runs[0]:
+        values = [r[k] for r in runs]
+        if all(isinstance(v, (int, float)) for v in values):
+            out[k] = statistics.median(values)
+    out["rps_min"] = min(r["rps"] for r in runs)
+    out["rps_max"] = max(r["rps"] for r in runs)
+    out["rounds"] = runs
+    return out
+
+
+def throughput(args, tmp, oport, origin, redis, script):
+    a = Edge(args.portico_bin, tmp, "a", oport, "256MiB", redis.port, args.proxy_cpu)
+    b = None
+    try:
+        fill(a.port, args.objects)
+        deadline = time.monotonic() + 30
+        while a.stats()["redis"]["writes"] < args.objects and time.monotonic() < deadline:
+            time.sleep(0.05)
+        b = Edge(args.portico_bin, tmp, "b", oport, "64KiB", redis.port, args.proxy_cpu)
+        edges = {"local": a, "redis": b}
+        for e in edges.values():
+            wrk(e.port, 1, script, args.load_cpu)  # warm-up
+        fetched = origin.count
+        runs = {"local": [], "redis": []}
+        for r, order in interleaved(args.rounds, ("local", "redis")):
+            for name in order:
+                res = measure(edges[name], redis, args.duration, script, args.load_cpu)
+                runs[name].append(res)
+                print(f"round {r + 1}/{args.rounds} {name}: {res['rps']:.0f} req/s "
+                      f"p50 {res['p50']:.2f} ms p99 {res['p99']:.2f} ms", file=sys.stderr)
+        out = {name: summarize(v) for name, v in runs.items()}
+        out["redis"]["origin_fetches"] = origin.count - fetched
+        return out
+    finally:
+        a.stop()
+        if b:
+            b.stop()
+
+
+def fleet(args, tmp, oport, origin, redis):
+    runs = {"fleet": [], "independent": []}
+    for r, order in interleaved(args.rounds, ("fleet", "independent")):
+        seq = zipf_sequence(args.zipf_requests, args.zipf_objects, args.zipf_s, 7 + r)
+        for mode in order:
+            redis.flush()
+            rp = redis.port if mode == "fleet" else None
+            edges = [Edge(args.portico_bin, tmp, f"{mode}{r}-{i}", oport, args.edge_memory, rp)
+                     for i in range(2)]
+            try:
+                start = origin.count
+                failures = run_sequence(edges, seq)
+                res = {"origin_requests": origin.count - start, "failures": len(failures),
+                       "distinct": len(set(seq))}
+                if rp:
+                    res["redis_hits"] = sum(e.stats()["redis"]["hits"] for e in edges)
+            finally:
+                for e in edges:
+                    e.stop()
+            runs[mode].append(res)
+            print(f"round {r + 1}/{args.rounds} {mode}: {res['origin_requests']} origin requests",
+                  file=sys.stderr)
+    saved = [1 - f["origin_requests"] / max(1, i["origin_requests"])
+             for f, i in zip(runs["fleet"], runs["independent"])]
+    return {"requests": args.zipf_requests,
+            "fleet": {"origin_requests": statistics.median(
+                r["origin_requests"] for r in runs["fleet"]),
+                "failures": sum(r["failures"] for r in runs["fleet"]),
+                "redis_hits": statistics.median(r["redis_hits"] for r in runs["fleet"]),
+                "rounds": runs["fleet"]},
+            "independent": {"origin_requests": statistics.median(
+                r["origin_requests"] for r in runs["independent"]),
+                "failures": sum(r["failures"] for r in runs["independent"]),
+                "rounds": runs["independent"]},
+            "saved_median": statistics.median(saved),
+            "saved_rounds": saved}
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--portico-bin", default=os.path.join(REPO, "build", "release", "portico"))
-    ap.add_argument("--duration", type=int, default=10)
+    ap.add_argument("--rounds", type=int, default=5, help="interleaved rounds per comparison")
+    ap.add_argument("--duration", type=int, default=5, help="seconds per wrk run")
     ap.add_argument("--objects", type=int, default=10000)
     ap.add_argument("--zipf-requests", type=int, default=40000)
     ap.add_argument("--zipf-objects", type=int, default=20000)
@@ -262,6 +357,8 @@ def main():
     ap.add_argument("--load-cpu", type=int, default=1)
     ap.add_argument("--redis-cpu", type=int, default=None,
                     help="CPU for redis-server (default: the load CPU)")
+    ap.add_argument("--skip-throughput", action="store_true")
+    ap.add_argument("--skip-fleet", action="store_true")
     args = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="portico-redis-bench-")
     origin = Origin()
@@ -273,56 +370,36 @@ def main():
         f.write(f"math.randomseed(42)\nrequest = function()\n"
                 f"  return wrk.format(\"GET\", \"/o/\" .. math.random(0, {args.objects - 1}))\n"
                 f"end\n")
-    out = {}
+    out = {"rounds": args.rounds, "duration": args.duration}
     try:
-        # 1. Throughput: local-memory hits on A, Redis hits on B.
-        a = Edge(args.portico_bin, tmp, "a", oport, "256MiB", redis.port, args.proxy_cpu)
-        fill(a.port, args.objects)
-        deadline = time.monotonic() + 30
-        while a.stats()["redis"]["writes"] < args.objects and time.monotonic() < deadline:
-            time.sleep(0.05)
-        b = Edge(args.portico_bin, tmp, "b", oport, "64KiB", redis.port, args.proxy_cpu)
-        fetched = origin.count
-        out["local"] = measure(a, redis, args.duration, script, args.load_cpu)
-        a.stop()
-        out["redis"] = measure(b, redis, args.duration, script, args.load_cpu)
-        out["redis"]["origin_fetches"] = origin.count - fetched
-        b.stop()
-
-        # 2. Fleet vs independent edges on one Zipf sequence.
-        seq = zipf_sequence(args.zipf_requests, args.zipf_objects, args.zipf_s, 7)
-        out["zipf"] = {"requests": len(seq), "distinct": len(set(seq))}
-        for mode in ("fleet", "independent"):
-            redis.flush()
-            rp = redis.port if mode == "fleet" else None
-            edges = [Edge(args.portico_bin, tmp, f"{mode}{i}", oport, args.edge_memory, rp)
-                     for i in range(2)]
-            start = origin.count
-            failures = run_sequence(edges, seq)
-            out["zipf"][mode] = {"origin_requests": origin.count - start,
-                                 "failures": len(failures)}
-            if rp:
-                out["zipf"][mode]["redis_hits"] = sum(e.stats()["redis"]["hits"] for e in edges)
-            for e in edges:
-                e.stop()
+        if not args.skip_throughput:
+            out.update(throughput(args, tmp, oport, origin, redis, script))
+        if not args.skip_fleet:
+            out["zipf"] = fleet(args, tmp, oport, origin, redis)
     finally:
         redis.stop()
         origin.shutdown()
         shutil.rmtree(tmp, ignore_errors=True)
     print(json.dumps(out, indent=2))
-    z = out["zipf"]
-    saved = 1 - z["fleet"]["origin_requests"] / max(1, z["independent"]["origin_requests"])
-    print(f"\nlocal hits: {out['local']['rps']:.0f} req/s p50 {out['local']['p50']:.2f} ms "
-          f"p99 {out['local']['p99']:.2f} ms, {out['local']['portico_cpu_us']:.1f} us CPU/req")
-    print(f"redis hits: {out['redis']['rps']:.0f} req/s p50 {out['redis']['p50']:.2f} ms "
-          f"p99 {out['redis']['p99']:.2f} ms, {out['redis']['portico_cpu_us']:.1f} us Portico + "
-          f"{out['redis']['redis_cpu_us']:.1f} us Redis CPU/req, "
-          f"{out['redis']['redis_hits']} of {out['redis']['requests']} from Redis "
-          f"({out['redis']['redis_errors']} timeouts/errors, "
-          f"{out['redis']['redis_unavailable']} with the breaker open)")
-    print(f"zipf: {z['requests']} requests over {z['distinct']} distinct objects; origin "
-          f"requests fleet {z['fleet']['origin_requests']} vs independent "
-          f"{z['independent']['origin_requests']} ({saved * 100:.1f}% saved)")
+    print(f"\nmedians of {args.rounds} interleaved rounds")
+    if "local" in out:
+        loc, red = out["local"], out["redis"]
+        print(f"local hits: {loc['rps']:.0f} req/s ({loc['rps_min']:.0f}-{loc['rps_max']:.0f}) "
+              f"p50 {loc['p50']:.2f} ms p99 {loc['p99']:.2f} ms, "
+              f"{loc['portico_cpu_us']:.1f} us CPU/req")
+        print(f"redis hits: {red['rps']:.0f} req/s ({red['rps_min']:.0f}-{red['rps_max']:.0f}) "
+              f"p50 {red['p50']:.2f} ms p99 {red['p99']:.2f} ms, {red['portico_cpu_us']:.1f} us "
+              f"Portico + {red['redis_cpu_us']:.1f} us Redis CPU/req, "
+              f"{red['redis_hits']:.0f} of {red['requests']:.0f} from Redis "
+              f"({red['redis_errors']:.0f} timeouts/errors, "
+              f"{red['redis_unavailable']:.0f} with the breaker open)")
+    if "zipf" in out:
+        z = out["zipf"]
+        print(f"zipf: {z['requests']} requests per round; origin requests fleet "
+              f"{z['fleet']['origin_requests']:.0f} vs independent "
+              f"{z['independent']['origin_requests']:.0f} "
+              f"({z['saved_median'] * 100:.1f}% saved; rounds "
+              f"{', '.join(f'{x * 100:.1f}%' for x in z['saved_rounds'])})")
     return 0
 
 

@@ -1,12 +1,18 @@
 #include "cache/redis_client.h"
 
+#include <arpa/inet.h>
 #include <event2/event.h>
 #include <hiredis/adapters/libevent.h>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
+#include <netdb.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <charconv>
+#include <mutex>
+#include <system_error>
+#include <thread>
 
 #include "core/log.h"
 
@@ -86,7 +92,44 @@ bool parse_redirect(std::string_view e, int& slot, std::string& host, uint16_t& 
   return true;
 }
 
+bool ip_literal(const std::string& host) {
+  unsigned char buf[sizeof(in6_addr)];
+  return ::inet_pton(AF_INET, host.c_str(), buf) == 1 ||
+         ::inet_pton(AF_INET6, host.c_str(), buf) == 1;
+}
+
+// getaddrinfo (blocking: helper threads only). Returns "" and the addresses, or an error.
+std::string system_resolve(const std::string& host, std::vector<std::string>& out) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* res = nullptr;
+  int rc = ::getaddrinfo(host.c_str(), nullptr, &hints, &res);
+  if (rc != 0) return ::gai_strerror(rc);
+  for (addrinfo* a = res; a != nullptr; a = a->ai_next) {
+    char text[INET6_ADDRSTRLEN] = {};
+    const void* addr = nullptr;
+    if (a->ai_family == AF_INET) {
+      addr = &reinterpret_cast<const sockaddr_in*>(a->ai_addr)->sin_addr;
+    } else if (a->ai_family == AF_INET6) {
+      addr = &reinterpret_cast<const sockaddr_in6*>(a->ai_addr)->sin6_addr;
+    }
+    if (addr == nullptr || ::inet_ntop(a->ai_family, addr, text, sizeof text) == nullptr) continue;
+    if (std::find(out.begin(), out.end(), text) == out.end()) out.emplace_back(text);
+  }
+  ::freeaddrinfo(res);
+  return out.empty() ? "no addresses" : "";
+}
+
 }  // namespace
+
+// What helper threads resolving host names share with the client: they post their answer to
+// `loop` only while the client lives (the destructor clears both under the mutex).
+struct RedisClient::Resolver {
+  std::mutex mu;
+  core::Loop* loop = nullptr;
+  RedisClient* client = nullptr;
+};
 
 // A libevent timer with microsecond resolution (core::Timer's common timeouts suit fixed
 // durations; deadlines here vary).
@@ -120,7 +163,13 @@ struct RedisClient::Node {
   RedisClient* client = nullptr;
   std::string host;
   uint16_t port = 0;
-  std::string name;  // host:port, for logs
+  std::string name;                // host:port, for logs
+  bool literal = false;            // `host` is an IP address (no resolving)
+  std::vector<std::string> addrs;  // `host`'s addresses (a name), tried in turn
+  size_t next_addr = 0;
+  std::string addr;              // the address connected (or being connected) to
+  uint64_t resolving = 0;        // the resolution in flight (0: none)
+  bool resolve_failing = false;  // logged once per streak
   State state = State::Down;
   redisAsyncContext* ac = nullptr;
   int failures = 0;  // consecutive timeouts / failures while ready
@@ -162,10 +211,18 @@ RedisClient::RedisClient(core::Loop& loop, RedisClientOptions options, RedisClie
   deferred_timer_ = std::make_unique<EvTimer>(loop_, [this] { run_deferred(); });
   refresh_timer_ = std::make_unique<EvTimer>(loop_, [this] { refresh_slots(); });
   if (options_.cluster) slots_.assign(kSlots, nullptr);
+  resolver_ = std::make_shared<Resolver>();
+  resolver_->loop = &loop_;
+  resolver_->client = this;
 }
 
 RedisClient::~RedisClient() {
   closing_ = true;  // hiredis runs pending callbacks with NULL replies: they must do nothing
+  {
+    std::lock_guard<std::mutex> g(resolver_->mu);
+    resolver_->loop = nullptr;
+    resolver_->client = nullptr;
+  }
   for (auto& n : nodes_) {
     if (n->ac != nullptr) {
       redisAsyncContext* ac = n->ac;
@@ -219,6 +276,7 @@ RedisClient::Node* RedisClient::node_named(const std::string& host, uint16_t por
   n->port = port;
   n->name =
       (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(port);
+  n->literal = ip_literal(host);
   Node* raw = n.get();
   n->retry = std::make_unique<EvTimer>(loop_, [this, raw] { connect(*raw); });
   n->connect_deadline =
@@ -242,9 +300,14 @@ RedisClient::Node* RedisClient::node_for(std::string_view key) const {
 }
 
 void RedisClient::connect(Node& n) {
-  if (closing_ || n.ac != nullptr) return;
+  if (closing_ || n.ac != nullptr || n.resolving != 0) return;
   n.state = Node::State::Connecting;
-  redisAsyncContext* ac = redisAsyncConnect(n.host.c_str(), n.port);
+  if (!n.literal && n.next_addr >= n.addrs.size()) {
+    resolve(n);  // connects when the answer is back
+    return;
+  }
+  n.addr = n.literal ? n.host : n.addrs[n.next_addr++];
+  redisAsyncContext* ac = redisAsyncConnect(n.addr.c_str(), n.port);
   if (ac == nullptr || ac->err != 0) {
     PORTICO_DEBUG("redis %s: %s", n.name.c_str(), ac ? ac->errstr : "out of memory");
     if (ac != nullptr) redisAsyncFree(ac);
@@ -275,6 +338,58 @@ void RedisClient::connect(Node& n) {
   n.connect_deadline->arm(options_.connect_timeout);
 }
 
+// getaddrinfo may wait seconds on a DNS server: it runs on a helper thread, and the node stays
+// Connecting (commands to it fail fast) until the answer is posted back. No connect deadline
+// meanwhile: the resolver has its own timeouts, and one resolution per node is in flight.
+void RedisClient::resolve(Node& n) {
+  uint64_t token = next_resolve_++;
+  n.resolving = token;
+  stats_->resolves.fetch_add(1, std::memory_order_relaxed);
+  Node* node = &n;
+  try {
+    std::thread([r = resolver_, host = n.host, token, node, fn = options_.resolve_for_test] {
+      std::vector<std::string> addrs;
+      std::string error = fn ? fn(host, addrs) : system_resolve(host, addrs);
+      if (error.empty() && addrs.empty()) error = "no addresses";
+      std::lock_guard<std::mutex> g(r->mu);
+      if (r->loop == nullptr) return;
+      r->loop->post([r, token, node, addrs = std::move(addrs), error = std::move(error)]() mutable {
+        RedisClient* self = nullptr;
+        {
+          std::lock_guard<std::mutex> g2(r->mu);
+          self = r->client;
+        }
+        if (self != nullptr) self->on_resolved(*node, token, std::move(addrs), error);
+      });
+    }).detach();
+  } catch (const std::system_error& e) {
+    n.resolving = 0;
+    on_resolved(n, 0, {}, e.what());
+  }
+}
+
+void RedisClient::on_resolved(Node& n, uint64_t token, std::vector<std::string> addrs,
+                              const std::string& error) {
+  if (closing_ || n.resolving != token) return;  // cancelled: the node went down meanwhile
+  n.resolving = 0;
+  if (!error.empty()) {
+    stats_->resolve_failures.fetch_add(1, std::memory_order_relaxed);
+    if (!n.resolve_failing)
+      PORTICO_WARN("redis %s: cannot resolve: %s", n.name.c_str(), error.c_str());
+    n.resolve_failing = true;
+    mark_down(n, "host name not resolved");
+    return;
+  }
+  if (n.resolve_failing) PORTICO_INFO("redis %s: resolved again", n.name.c_str());
+  n.resolve_failing = false;
+  PORTICO_DEBUG("redis %s: resolved to %s%s", n.name.c_str(), addrs[0].c_str(),
+                addrs.size() > 1 ? " (and more)" : "");
+  n.addrs = std::move(addrs);
+  n.next_addr = 0;
+  n.state = Node::State::Down;
+  connect(n);
+}
+
 void RedisClient::drop(Node& n, const char* why) {
   // Down first: freeing runs the pending callbacks, whose owners may send new commands, and
   // those must fail fast rather than reach a context being freed.
@@ -289,6 +404,10 @@ void RedisClient::mark_down(Node& n, const char* why) {
   bool was_ready = n.state == Node::State::Ready;
   n.state = Node::State::Down;
   n.failures = 0;
+  n.resolving = 0;  // an answer still on its way is ignored
+  // A name's addresses are looked up again once every one failed (connect() does) or after a
+  // connection that was up is lost: the name may point elsewhere now.
+  if (was_ready) n.addrs.clear();
   if (n.counted_ready) {
     n.counted_ready = false;
     stats_->nodes_ready.fetch_sub(1, std::memory_order_relaxed);
@@ -610,8 +729,7 @@ void RedisClient::apply_slots(const RedisReply& reply) {
 // ---- pub/sub ----
 
 void RedisClient::subscribe(std::string channel, std::function<void(std::string_view)> on_message,
-                            std::function<void()> on_subscribed,
-                            std::function<void()> on_lost) {
+                            std::function<void()> on_subscribed, std::function<void()> on_lost) {
   sub_ = std::make_unique<Subscriber>();
   sub_->client = this;
   sub_->channel = std::move(channel);
@@ -626,9 +744,19 @@ void RedisClient::subscribe(std::string channel, std::function<void(std::string_
 void RedisClient::sub_connect() {
   Subscriber& s = *sub_;
   if (closing_ || s.ac != nullptr || nodes_.empty()) return;
-  // Any node will do: a cluster forwards PUBLISH to every node.
-  const Node& target = *nodes_[s.next_node % nodes_.size()];
-  redisAsyncContext* ac = redisAsyncConnect(target.host.c_str(), target.port);
+  // Any ready node will do (a cluster forwards PUBLISH to every node), at the address its
+  // connection uses, so the subscriber never resolves a name. None ready: node_ready() calls
+  // again.
+  const Node* target = nullptr;
+  for (size_t i = 0; i < nodes_.size() && target == nullptr; ++i) {
+    const Node& n = *nodes_[(s.next_node + i) % nodes_.size()];
+    if (n.state == Node::State::Ready && !n.addr.empty()) {
+      target = &n;
+      s.next_node += i;
+    }
+  }
+  if (target == nullptr) return;
+  redisAsyncContext* ac = redisAsyncConnect(target->addr.c_str(), target->port);
   if (ac == nullptr || ac->err != 0) {
     if (ac != nullptr) redisAsyncFree(ac);
     sub_lost(false);
@@ -661,7 +789,8 @@ void RedisClient::sub_lost(bool free_context) {
   }
   s.ac = nullptr;
   bool was_subscribed = s.subscribed;
-  if (was_subscribed) PORTICO_WARN("redis: subscription to %s lost; reconnecting", s.channel.c_str());
+  if (was_subscribed)
+    PORTICO_WARN("redis: subscription to %s lost; reconnecting", s.channel.c_str());
   s.subscribed = false;
   s.connect_deadline->cancel();
   ++s.next_node;

@@ -5,8 +5,12 @@
 // node that keeps failing trips its breaker: the connection is dropped and commands to it fail
 // at once until a reconnect (exponential backoff) answers a PING. With `cluster`, keys are routed
 // by hash slot (CLUSTER SLOTS), MOVED and ASK are followed and the map is refreshed on topology
-// changes; hiredis knows nothing of clusters. Callbacks never fire inside command() and never
-// after the client is destroyed. hiredis's own types stay in redis_client.cc.
+// changes; hiredis knows nothing of clusters. A node named by a host name (an ElastiCache
+// endpoint) is resolved with getaddrinfo on a short-lived helper thread, never on the loop
+// (hiredis would resolve it there, blocking the worker); the answer is posted back to the loop.
+// Its addresses are tried in turn, and the name is resolved again once they all failed or a
+// connection that was up is lost (a failover moves the name). Callbacks never fire inside
+// command() and never after the client is destroyed. hiredis's own types stay in redis_client.cc.
 #pragma once
 
 #include <atomic>
@@ -51,7 +55,9 @@ struct RedisClientStats {
   std::atomic<uint64_t> ask{0};
   std::atomic<uint64_t> slot_refreshes{0};
   std::atomic<uint64_t> breaker_trips{0};
-  std::atomic<uint64_t> connects{0};    // connections that became ready
+  std::atomic<uint64_t> connects{0};  // connections that became ready
+  std::atomic<uint64_t> resolves{0};  // host names resolved (off the loop)
+  std::atomic<uint64_t> resolve_failures{0};
   std::atomic<int64_t> nodes_ready{0};  // gauge, summed over clients
   std::atomic<int64_t> nodes_known{0};  // gauge, summed over clients
 };
@@ -66,6 +72,10 @@ struct RedisClientOptions {
   int breaker_failures = 3;
   std::chrono::milliseconds backoff_min{50};
   std::chrono::milliseconds backoff_max{1000};
+  // Test hook: replaces getaddrinfo for host names. Runs on the helper thread; fills `out` with
+  // addresses (text) or returns an error message.
+  std::function<std::string(const std::string& host, std::vector<std::string>& out)>
+      resolve_for_test;
 };
 
 using RedisArgs = std::vector<std::string>;
@@ -114,12 +124,16 @@ class RedisClient {
   struct Node;
   struct Command;
   struct Subscriber;
+  struct Resolver;
   class EvTimer;
   using Clock = std::chrono::steady_clock;
 
   Node* node_for(std::string_view key) const;
   Node* node_named(const std::string& host, uint16_t port);
   void connect(Node& n);
+  void resolve(Node& n);
+  void on_resolved(Node& n, uint64_t token, std::vector<std::string> addrs,
+                   const std::string& error);
   void drop(Node& n, const char* why);
   void node_ready(Node& n);
   void send(Command& c, Node& n);
@@ -165,6 +179,8 @@ class RedisClient {
   Clock::time_point last_refresh_{};
   std::unique_ptr<EvTimer> refresh_timer_;
   std::unique_ptr<Subscriber> sub_;
+  std::shared_ptr<Resolver> resolver_;  // shared with helper threads resolving host names
+  uint64_t next_resolve_ = 1;
 };
 
 }  // namespace portico::cache

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <vector>
 
 namespace portico::cache {
 namespace {
@@ -203,6 +204,57 @@ std::string redis_chunk_key(std::string_view manifest_key, std::string_view writ
   out.append(write_id);
   out += ':';
   out += std::to_string(index);
+  return out;
+}
+
+std::optional<RedisVaryIndex> decode_vary_index(std::string_view data) {
+  size_t head = kRedisVaryIndexMagic.size() + kRedisVaryIdLength;
+  if (data.size() <= head || !data.starts_with(kRedisVaryIndexMagic)) return std::nullopt;
+  RedisVaryIndex out;
+  out.id = std::string(data.substr(kRedisVaryIndexMagic.size(), kRedisVaryIdLength));
+  out.names = std::string(data.substr(head));
+  return out;
+}
+
+std::string encode_vary_index(const RedisVaryIndex& index) {
+  std::string out(kRedisVaryIndexMagic);
+  out += index.id;
+  out += index.names;
+  return out;
+}
+
+std::string redis_vary_names(const core::Headers& response) {
+  std::string out;
+  std::vector<std::string> seen;
+  for (const core::Header& h : response) {
+    if (!core::iequals(h.name, "vary")) continue;
+    std::string_view v = h.value;
+    while (!v.empty()) {
+      size_t comma = v.find(',');
+      std::string_view member = core::trim_ows(v.substr(0, comma));
+      if (!member.empty() && member != "*") {
+        std::string name;
+        for (char c : member) name += core::ascii_lower(c);
+        if (std::find(seen.begin(), seen.end(), name) == seen.end()) {
+          if (!out.empty()) out += ',';
+          out += name;
+          seen.push_back(std::move(name));
+        }
+      }
+      if (comma == std::string_view::npos) break;
+      v.remove_prefix(comma + 1);
+    }
+  }
+  return out;
+}
+
+std::string redis_variant_key(std::string_view manifest_key, std::string_view vary_key) {
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx",
+                static_cast<unsigned long long>(redis_key_hash(vary_key)));
+  std::string out(manifest_key);
+  out += ":v:";
+  out.append(hex, 16);
   return out;
 }
 

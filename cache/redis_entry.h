@@ -3,11 +3,15 @@
 // invalidation stamp, body length) with the body inline when it fits in one chunk, else in
 // chunk keys named after a per-write id. Writers store the chunks first and the manifest last,
 // so a reader never sees a partial object: a manifest only ever names chunks that were written
-// in full. Every key of one object shares a Redis Cluster hash tag, so they live on one node.
+// in full. A response whose Vary secondary key the primary key does not already imply is one
+// variant of its URL: the primary key then holds a Vary index (the Vary field names) and each
+// variant's manifest lives under a key derived from its secondary key (RedisVaryIndex below).
+// Every key of one cache key shares a Redis Cluster hash tag, so they live on one node.
 // Pure functions and values; any thread.
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -43,10 +47,31 @@ std::string encode_entry(const RedisEntry& e);
 // Rejects anything malformed or truncated (StoreFailed); never reads past `data`.
 core::Result<RedisEntry> decode_entry(std::string_view data);
 
+// The Vary index at a primary key: "PRV1", a 16-hex index id, then the Vary field names
+// (lower-cased, de-duplicated, in received order, "*" left out, joined by ','). A variant is
+// stored under redis_variant_key() as the id of the index it was written under followed by its
+// manifest; a reader takes it only when that id is the index's current one, so deleting the
+// index (an unsafe method's removal) or replacing it (other names) retires every variant at
+// once. The index expires no sooner than any of its variants.
+struct RedisVaryIndex {
+  std::string id;
+  std::string names;
+};
+inline constexpr std::string_view kRedisVaryIndexMagic = "PRV1";
+inline constexpr size_t kRedisVaryIdLength = 16;
+// Empty when `data` is not an index (a manifest, or malformed).
+std::optional<RedisVaryIndex> decode_vary_index(std::string_view data);
+std::string encode_vary_index(const RedisVaryIndex& index);
+// The names an index lists for a response with these headers ("" when it has no Vary but "*").
+std::string redis_vary_names(const core::Headers& response);
+
 // Key names. `prefix` is cache.redis.key_prefix; every key of one cache key shares the tag.
 std::string redis_manifest_key(std::string_view prefix, std::string_view cache_key);
 std::string redis_chunk_key(std::string_view manifest_key, std::string_view write_id,
                             uint32_t index);
+// The variant whose secondary key (cache/vary.h) is `vary_key`.
+std::string redis_variant_key(std::string_view manifest_key, std::string_view vary_key);
+// The fleet lock of a primary key or of one variant.
 std::string redis_lock_key(std::string_view manifest_key);
 // The invalidation log of a distribution (a sorted set by generation), its metadata hash
 // (epoch, generation, floor), and the channel announcing new entries.

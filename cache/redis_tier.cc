@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <random>
 
+#include "cache/vary.h"
 #include "core/log.h"
 
 namespace portico::cache {
@@ -21,11 +22,38 @@ constexpr size_t kWindow = 4;  // chunk commands in flight per object
 // Write-back stops (and counts skips) while this much is queued for Redis.
 constexpr uint64_t kMaxPendingWriteBytes = 64ull << 20;
 
+// A holder renews its fleet lock for at most this long; past it the lock lapses (a fill that
+// slow is likely stuck, and the other edges fetch for themselves).
+constexpr auto kMaxLockHold = std::chrono::milliseconds(5 * 60 * 1000);
+// Vary hints remembered per worker (forgotten all at once past this).
+constexpr size_t kMaxVaryHints = 16384;
+
 // Compare-and-delete / compare-and-set of a lock we own.
 constexpr std::string_view kReleaseScript =
     "if redis.call('GET', KEYS[1]) == ARGV[1] then "
     "if ARGV[2] == '' then return redis.call('DEL', KEYS[1]) end "
     "return redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) end return 0";
+
+// Renews a lock we own: 1, or 0 when it lapsed or another edge holds it now.
+constexpr std::string_view kRenewScript =
+    "if redis.call('GET', KEYS[1]) == ARGV[1] then "
+    "return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0";
+
+// Stores one Vary variant (KEYS[2]) beside its URL's others: the index at the primary key
+// (KEYS[1]) is kept when it lists the same names (its expiry raised to this variant's if
+// shorter), else replaced by a new one with id ARGV[2], retiring the variants of the old one.
+// The variant is written as the index id + its manifest. Returns the index id.
+// ARGV: names, new index id, manifest, expiry (ms).
+constexpr std::string_view kWriteVariantScript =
+    "local idx = redis.call('GET', KEYS[1]) "
+    "local id = ARGV[2] "
+    "if idx and string.sub(idx, 1, 4) == 'PRV1' and string.sub(idx, 21) == ARGV[1] then "
+    "id = string.sub(idx, 5, 20) "
+    "if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[4]) then "
+    "redis.call('PEXPIRE', KEYS[1], ARGV[4]) end "
+    "else redis.call('SET', KEYS[1], 'PRV1' .. id .. ARGV[1], 'PX', ARGV[4]) end "
+    "redis.call('SET', KEYS[2], id .. ARGV[3], 'PX', ARGV[4]) "
+    "return id";
 
 int64_t wall_now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -64,7 +92,19 @@ struct RedisTier::Lookup {
   std::string manifest;
   std::string distribution;
   std::string path;
+  core::Headers request;
+  std::optional<Encoding> encoding;
   LookupCallback cb;
+  // The Vary index in use (read, or this worker's hint): its names and id, the request's
+  // secondary key under those names, and that variant's key. `names` empty: none known.
+  std::string names;
+  std::string index_id;
+  std::string vary_key;
+  std::string variant;
+  std::string lock;                                // the fleet lock asked for or waited on
+  std::chrono::steady_clock::time_point deadline;  // of the read in progress
+  bool polling = false;  // the read in progress is a wait's poll (it reads the lock too)
+  RedisReply lock_value;
   bool waiting = false;
   std::chrono::steady_clock::time_point wait_until;
   std::unique_ptr<core::Timer> poll;
@@ -74,6 +114,8 @@ struct RedisTier::Write {
   ObjectRef object;
   RedisEntry entry;  // manifest fields; the body stays in `object`
   std::string manifest;
+  std::string variant;  // a Vary variant's key ("" = the key's one entry)
+  std::string names;    // the variant's Vary names, for the index
   int64_t expiry_ms = 0;
   uint64_t size = 0;
   uint32_t next = 0;
@@ -101,7 +143,9 @@ RedisTier::RedisTier(core::Loop& loop, RedisClientOptions client_options, RedisT
       options_(std::move(options)),
       stats_(stats),
       log_(log),
-      store_(store) {}
+      store_(store) {
+  renew_timer_ = std::make_unique<core::Timer>(loop_, [this] { renew_locks(); });
+}
 
 RedisTier::~RedisTier() {
   // Readers of a body still streaming from Redis are cut off, as for an origin failure.
@@ -117,9 +161,21 @@ std::chrono::milliseconds RedisTier::write_timeout() const {
   return std::max<std::chrono::milliseconds>(options_.timeout * 20, 1000ms);
 }
 
+// A third of the lock's life, so one lost or late renewal does not let it lapse.
+std::chrono::milliseconds RedisTier::renew_interval() const {
+  return std::max<std::chrono::milliseconds>(options_.lock_timeout / 3, 1ms);
+}
+
 // ---- lookup ----
 
 uint64_t RedisTier::lookup(std::string key, std::string distribution, std::string path,
+                           LookupCallback cb) {
+  return lookup(std::move(key), std::move(distribution), std::move(path), core::Headers{},
+                std::nullopt, std::move(cb));
+}
+
+uint64_t RedisTier::lookup(std::string key, std::string distribution, std::string path,
+                           const core::Headers& request, std::optional<Encoding> encoding,
                            LookupCallback cb) {
   std::string manifest = redis_manifest_key(options_.key_prefix, key);
   if (!client_.ready(manifest) || !log_.synced(distribution)) {
@@ -132,12 +188,12 @@ uint64_t RedisTier::lookup(std::string key, std::string distribution, std::strin
   l->manifest = std::move(manifest);
   l->distribution = std::move(distribution);
   l->path = std::move(path);
+  l->request = request;
+  l->encoding = encoding;
   l->cb = std::move(cb);
-  std::string m = l->manifest;
   lookups_.emplace(id, std::move(l));
   stats_.lookups.fetch_add(1, std::memory_order_relaxed);
-  client_.command(m, {"GET", m}, options_.timeout,
-                  [this, id](core::Result<RedisReply> r) { on_manifest(id, std::move(r)); });
+  read(id);
   return id;
 }
 
@@ -162,41 +218,166 @@ void RedisTier::finish(uint64_t id, Found found) {
   cb(std::move(found));
 }
 
-// A manifest is usable when it decodes, is this key's (the name holds only a hash), and no
-// invalidation logged after its fill began covers its path. Hidden entries are deleted.
-bool RedisTier::usable(Lookup& l, const std::string& data, RedisEntry& out) {
+void RedisTier::set_vary_names(Lookup& l, const std::string& names) {
+  l.names = names;
+  l.vary_key.clear();
+  l.variant.clear();
+  if (names.empty()) return;
+  core::Headers vary;
+  vary.add("vary", names);
+  vary_key(vary, l.request, l.encoding, l.vary_key);
+  l.variant = redis_variant_key(l.manifest, l.vary_key);
+}
+
+// One read of the key within the budget: the primary key, with the request's variant when this
+// worker knows the URL's Vary names, and the fleet lock when polling. All share one hash tag, so
+// one MGET does.
+void RedisTier::read(uint64_t id) {
+  auto it = lookups_.find(id);
+  if (it == lookups_.end()) return;
+  Lookup& l = *it->second;
+  l.deadline = std::chrono::steady_clock::now() + options_.timeout;
+  auto hint = vary_hints_.find(l.manifest);
+  set_vary_names(l, hint != vary_hints_.end() ? hint->second : std::string());
+  RedisArgs args{"MGET", l.manifest};
+  bool variant_sent = !l.variant.empty();
+  if (variant_sent) args.push_back(l.variant);
+  if (l.polling) args.push_back(l.lock);
+  client_.command(l.manifest, std::move(args), options_.timeout,
+                  [this, id, variant_sent](core::Result<RedisReply> r) {
+                    on_read(id, std::move(r), variant_sent);
+                  });
+}
+
+void RedisTier::on_read(uint64_t id, core::Result<RedisReply> r, bool variant_sent) {
+  auto it = lookups_.find(id);
+  if (it == lookups_.end()) return;
+  Lookup& l = *it->second;
+  size_t want = 1 + (variant_sent ? 1 : 0) + (l.polling ? 1 : 0);
+  if (!r.ok() || r->type != RedisReply::Type::Array || r->elements.size() != want) {
+    read_done(id, ReadResult::Error);
+    return;
+  }
+  if (l.polling) l.lock_value = std::move(r->elements.back());
+  const RedisReply& primary = r->elements[0];
+  std::optional<RedisVaryIndex> index;
+  if (primary.is_string()) index = decode_vary_index(primary.str);
+  if (!index) {
+    // No variants (any more): a fleet lock, if one is taken next, covers the whole key.
+    vary_hints_.erase(l.manifest);
+    set_vary_names(l, {});
+  }
+  if (!primary.is_string()) {
+    read_done(id, ReadResult::Miss);
+    return;
+  }
+  if (!index) {
+    RedisEntry entry;
+    if (!usable(l, primary.str, l.manifest, {}, entry)) {
+      read_done(id, ReadResult::Miss);
+      return;
+    }
+    stats_.bytes_read.fetch_add(primary.str.size(), std::memory_order_relaxed);
+    read_done(id, ReadResult::Hit, std::move(entry));
+    return;
+  }
+  // The URL varies: its index names the fields that pick the variant.
+  if (vary_hints_.size() >= kMaxVaryHints) vary_hints_.clear();
+  vary_hints_[l.manifest] = index->names;
+  l.index_id = index->id;
+  if (variant_sent && index->names == l.names) {
+    on_variant(id, r->elements[1]);
+    return;
+  }
+  set_vary_names(l, index->names);
+  auto left =
+      std::chrono::ceil<std::chrono::milliseconds>(l.deadline - std::chrono::steady_clock::now());
+  if (left.count() <= 0) {
+    read_done(id, ReadResult::Error);
+    return;
+  }
+  stats_.vary_rereads.fetch_add(1, std::memory_order_relaxed);
+  client_.command(l.manifest, {"GET", l.variant}, left, [this, id](core::Result<RedisReply> v) {
+    if (!lookups_.contains(id)) return;
+    if (!v.ok() || v->is_error()) {
+      read_done(id, ReadResult::Error);
+      return;
+    }
+    on_variant(id, *v);
+  });
+}
+
+// A variant counts only when written under the index read now (an older index's variants were
+// retired with it) and for this request's secondary key (the name holds only its hash).
+void RedisTier::on_variant(uint64_t id, const RedisReply& v) {
+  auto it = lookups_.find(id);
+  if (it == lookups_.end()) return;
+  Lookup& l = *it->second;
+  if (!v.is_string() || v.str.size() <= kRedisVaryIdLength ||
+      std::string_view(v.str).substr(0, kRedisVaryIdLength) != l.index_id) {
+    read_done(id, ReadResult::Miss);
+    return;
+  }
+  RedisEntry entry;
+  if (!usable(l, std::string_view(v.str).substr(kRedisVaryIdLength), l.variant, l.vary_key,
+              entry)) {
+    read_done(id, ReadResult::Miss);
+    return;
+  }
+  stats_.bytes_read.fetch_add(v.str.size(), std::memory_order_relaxed);
+  read_done(id, ReadResult::Hit, std::move(entry));
+}
+
+void RedisTier::read_done(uint64_t id, ReadResult result, RedisEntry entry) {
+  auto it = lookups_.find(id);
+  if (it == lookups_.end()) return;
+  Lookup& l = *it->second;
+  Found f;
+  if (result == ReadResult::Hit) {
+    if (l.polling) stats_.lock_wait_hits.fetch_add(1, std::memory_order_relaxed);
+    f.kind = Found::Kind::Hit;
+    f.entry = std::move(entry);
+    finish(id, std::move(f));
+    return;
+  }
+  if (!l.polling) {
+    if (result == ReadResult::Miss) {
+      after_miss(id);
+    } else {
+      finish(id, std::move(f));  // Unavailable: to the origin
+    }
+    return;
+  }
+  // Polling on another edge's fill.
+  f.kind = Found::Kind::Miss;
+  if (result == ReadResult::Error || (l.lock_value.is_string() && l.lock_value.str == "pass")) {
+    finish(id, std::move(f));
+    return;
+  }
+  if (l.lock_value.nil()) {
+    try_lock(id);  // the holder finished without storing (this variant), or died
+    return;
+  }
+  wait_for_fill(id);
+}
+
+// An entry is usable when it decodes, is this key's (and this variant's: the key names hold
+// only hashes), and no invalidation logged after its fill began covers its path. Hidden entries
+// are deleted.
+bool RedisTier::usable(Lookup& l, std::string_view data, const std::string& redis_key,
+                       const std::string& vary_key, RedisEntry& out) {
   core::Result<RedisEntry> e = decode_entry(data);
-  if (!e.ok() || e->key != l.key) {
+  if (!e.ok() || e->key != l.key || (!vary_key.empty() && e->vary_key != vary_key)) {
     stats_.bad_entries.fetch_add(1, std::memory_order_relaxed);
     return false;
   }
   if (!log_.admits(e->distribution, e->path, e->epoch, e->generation)) {
     stats_.hidden.fetch_add(1, std::memory_order_relaxed);
-    client_.command(l.manifest, {"DEL", l.manifest}, write_timeout(), nullptr);
+    client_.command(redis_key, {"DEL", redis_key}, write_timeout(), nullptr);
     return false;
   }
   out = std::move(e.value());
   return true;
-}
-
-void RedisTier::on_manifest(uint64_t id, core::Result<RedisReply> r) {
-  auto it = lookups_.find(id);
-  if (it == lookups_.end()) return;
-  Lookup& l = *it->second;
-  if (!r.ok() || r->is_error()) {
-    finish(id, Found{});
-    return;
-  }
-  if (r->is_string()) {
-    Found found;
-    if (usable(l, r->str, found.entry)) {
-      found.kind = Found::Kind::Hit;
-      stats_.bytes_read.fetch_add(r->str.size(), std::memory_order_relaxed);
-      finish(id, std::move(found));
-      return;
-    }
-  }
-  after_miss(id);
 }
 
 void RedisTier::after_miss(uint64_t id) {
@@ -209,22 +390,24 @@ void RedisTier::after_miss(uint64_t id) {
   try_lock(id);
 }
 
+// The lock covers the variant when the URL's Vary names are known (edges filling other variants
+// go on in parallel), else the whole key.
 void RedisTier::try_lock(uint64_t id) {
   auto it = lookups_.find(id);
   if (it == lookups_.end()) return;
   Lookup& l = *it->second;
-  std::string lock = redis_lock_key(l.manifest);
+  l.lock = redis_lock_key(l.variant.empty() ? l.manifest : l.variant);
   std::string token = options_.edge_id + ":" + random_hex(8);
   client_.command(
-      l.manifest, {"SET", lock, token, "NX", "PX", std::to_string(options_.lock_timeout.count())},
-      options_.timeout, [this, id, token, manifest = l.manifest](core::Result<RedisReply> r) {
+      l.manifest, {"SET", l.lock, token, "NX", "PX", std::to_string(options_.lock_timeout.count())},
+      options_.timeout,
+      [this, id, token, lock = l.lock, manifest = l.manifest](core::Result<RedisReply> r) {
         auto it2 = lookups_.find(id);
         if (it2 == lookups_.end()) {
           // The asker left while the lock was being taken: give it back.
           if (r.ok() && r->type == RedisReply::Type::Status) {
             client_.command(manifest,
-                            {"EVAL", std::string(kReleaseScript), "1", redis_lock_key(manifest),
-                             token, "", "0"},
+                            {"EVAL", std::string(kReleaseScript), "1", lock, token, "", "0"},
                             write_timeout(), nullptr);
           }
           return;
@@ -237,7 +420,8 @@ void RedisTier::try_lock(uint64_t id) {
         }
         if (r->type == RedisReply::Type::Status) {
           stats_.lock_acquired.fetch_add(1, std::memory_order_relaxed);
-          locks_[it2->second->key] = token;
+          locks_[it2->second->key] = HeldLock{lock, token, std::chrono::steady_clock::now()};
+          if (!renew_timer_->armed()) renew_timer_->arm(renew_interval());
           f.lock_held = true;
           finish(id, std::move(f));
           return;
@@ -252,9 +436,10 @@ void RedisTier::wait_for_fill(uint64_t id) {
   Lookup& l = *it->second;
   if (!l.waiting) {
     l.waiting = true;
-    // The holder took the lock before we looked, so it expires within lock_timeout; the
-    // slack lets a poll see it gone and take over rather than give up just before.
-    l.wait_until = std::chrono::steady_clock::now() + options_.lock_timeout + 100ms;
+    // The holder renews its lock while it fills, for at most kMaxLockHold; then the lock lapses
+    // within lock_timeout. The slack lets a poll see it gone and take over rather than give up
+    // just before.
+    l.wait_until = std::chrono::steady_clock::now() + kMaxLockHold + options_.lock_timeout + 100ms;
     l.poll = std::make_unique<core::Timer>(loop_, [this, id] { poll(id); });
     stats_.lock_waits.fetch_add(1, std::memory_order_relaxed);
   }
@@ -272,59 +457,49 @@ void RedisTier::poll(uint64_t id) {
     finish(id, std::move(f));
     return;
   }
-  std::string lock = redis_lock_key(l.manifest);
-  client_.command(l.manifest, {"MGET", l.manifest, lock}, options_.timeout,
-                  [this, id](core::Result<RedisReply> r) {
-                    auto it2 = lookups_.find(id);
-                    if (it2 == lookups_.end()) return;
-                    Lookup& w = *it2->second;
-                    if (!r.ok() || r->is_error() || r->elements.size() != 2) {
-                      Found f;
-                      f.kind = Found::Kind::Miss;
-                      finish(id, std::move(f));
-                      return;
-                    }
-                    const RedisReply& manifest = r->elements[0];
-                    const RedisReply& lock_value = r->elements[1];
-                    if (manifest.is_string()) {
-                      Found f;
-                      if (usable(w, manifest.str, f.entry)) {
-                        f.kind = Found::Kind::Hit;
-                        stats_.lock_wait_hits.fetch_add(1, std::memory_order_relaxed);
-                        stats_.bytes_read.fetch_add(manifest.str.size(), std::memory_order_relaxed);
-                        finish(id, std::move(f));
-                        return;
+  l.polling = true;
+  l.lock_value = RedisReply{};
+  read(id);
+}
+
+// Every lock this worker holds is renewed (only if still ours) while its fill runs: a fill
+// slower than lock_timeout keeps the other edges waiting for its object instead of fetching too.
+// release_lock() ends that; a dead edge renews nothing, so its locks lapse in lock_timeout.
+void RedisTier::renew_locks() {
+  auto now = std::chrono::steady_clock::now();
+  for (const auto& [key, held] : locks_) {
+    if (now - held.since >= kMaxLockHold) continue;
+    client_.command(held.lock,
+                    {"EVAL", std::string(kRenewScript), "1", held.lock, held.token,
+                     std::to_string(options_.lock_timeout.count())},
+                    write_timeout(), [this](core::Result<RedisReply> r) {
+                      if (!r.ok() || r->is_error()) return;  // the next round tries again
+                      if (r->integer == 1) {
+                        stats_.lock_extensions.fetch_add(1, std::memory_order_relaxed);
+                      } else {
+                        stats_.lock_lost.fetch_add(1, std::memory_order_relaxed);
                       }
-                    }
-                    if (lock_value.is_string() && lock_value.str == "pass") {
-                      Found f;
-                      f.kind = Found::Kind::Miss;
-                      finish(id, std::move(f));
-                      return;
-                    }
-                    if (lock_value.nil()) {
-                      try_lock(id);  // the holder finished without storing, or died
-                      return;
-                    }
-                    wait_for_fill(id);
-                  });
+                    });
+  }
+  if (!locks_.empty()) renew_timer_->arm(renew_interval());
 }
 
 void RedisTier::release_lock(std::string_view key, bool pass) {
   auto it = locks_.find(key);
   if (it == locks_.end()) return;
-  std::string token = std::move(it->second);
+  HeldLock held = std::move(it->second);
   locks_.erase(it);
-  std::string manifest = redis_manifest_key(options_.key_prefix, key);
-  std::string lock = redis_lock_key(manifest);
-  client_.command(manifest,
-                  {"EVAL", std::string(kReleaseScript), "1", lock, token, pass ? "pass" : "",
-                   std::to_string(kPassMs)},
+  if (locks_.empty()) renew_timer_->cancel();
+  client_.command(held.lock,
+                  {"EVAL", std::string(kReleaseScript), "1", held.lock, held.token,
+                   pass ? "pass" : "", std::to_string(kPassMs)},
                   write_timeout(), nullptr);
 }
 
+// Deleting the primary key retires the variants too: they carry the id of the index deleted.
 void RedisTier::remove(std::string_view key) {
   std::string manifest = redis_manifest_key(options_.key_prefix, key);
+  vary_hints_.erase(manifest);
   if (!client_.ready(manifest)) return;
   client_.command(manifest, {"DEL", manifest}, write_timeout(), nullptr);
 }
@@ -365,6 +540,12 @@ void RedisTier::store(const ObjectRef& object, const InvalidationLog::Stamp& sta
   e.head.headers = o.head().headers;
   e.timing = o.timing();
   e.vary_key = o.vary_key();
+  // A secondary key the primary key implies (Vary: Accept-Encoding under a policy that
+  // normalizes it) needs no variant: the key's one entry serves every request that has the key.
+  if (!e.vary_key.empty() && !o.vary_in_key()) {
+    w->names = redis_vary_names(e.head.headers);
+    if (!w->names.empty()) w->variant = redis_variant_key(w->manifest, e.vary_key);
+  }
   e.body_length = size;
   if (size > kRedisChunkBytes) {
     e.chunk_size = kRedisChunkBytes;
@@ -428,10 +609,17 @@ void RedisTier::write_manifest(uint64_t id) {
     end_write(id, false);
     return;
   }
-  client_.command(w.manifest, {"SET", w.manifest, std::move(encoded), "PX", std::to_string(expiry)},
-                  write_timeout(), [this, id](core::Result<RedisReply> r) {
-                    end_write(id, r.ok() && !r->is_error());
-                  });
+  auto done = [this, id](core::Result<RedisReply> r) { end_write(id, r.ok() && !r->is_error()); };
+  if (w.variant.empty()) {
+    client_.command(w.manifest,
+                    {"SET", w.manifest, std::move(encoded), "PX", std::to_string(expiry)},
+                    write_timeout(), std::move(done));
+    return;
+  }
+  client_.command(w.manifest,
+                  {"EVAL", std::string(kWriteVariantScript), "2", w.manifest, w.variant, w.names,
+                   random_hex(kRedisVaryIdLength), std::move(encoded), std::to_string(expiry)},
+                  write_timeout(), std::move(done));
 }
 
 void RedisTier::end_write(uint64_t id, bool ok) {

@@ -1,11 +1,14 @@
 // cache::RedisTier: one worker's side of the shared Redis tier under the MemoryStore (lookup
 // order: local memory -> Redis -> origin). It looks entries up within the per-request budget,
+// picking the request's Vary variant (cache/redis_entry.h: the primary key's Vary index, then
+// the variant; one round trip when this worker has seen the URL's index before, two at first),
 // hides entries a later invalidation covers (cache/invalidation_log.h), streams chunked bodies
 // into local objects, writes filled objects back without delaying anyone (chunks first, the
-// manifest last, cache/redis_entry.h), and, with fleet_lock, holds a short per-key Redis lock
-// so that edges missing together make one origin fetch. Owns its RedisClient; runs on its
-// worker's loop, and its callbacks never fire after destruction. Every failure is a miss and a
-// counter, never an error for a viewer.
+// manifest last), and, with fleet_lock, holds a short per-key (or per-variant) Redis lock so
+// that edges missing together make one origin fetch; the holder renews its lock while its fill
+// runs, so the others wait for a slow origin instead of fetching too. Owns its RedisClient;
+// runs on its worker's loop, and its callbacks never fire after destruction. Every failure is
+// a miss and a counter, never an error for a viewer.
 #pragma once
 
 #include <atomic>
@@ -14,15 +17,18 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 
 #include "cache/invalidation_log.h"
+#include "cache/key.h"
 #include "cache/object.h"
 #include "cache/redis_client.h"
 #include "cache/redis_entry.h"
 #include "cache/store.h"
+#include "core/http.h"
 #include "core/loop.h"
 
 namespace portico::cache {
@@ -47,6 +53,9 @@ struct RedisTierStats {
   std::atomic<uint64_t> lock_waits{0};
   std::atomic<uint64_t> lock_wait_hits{0};  // waited on another edge's fill and got its object
   std::atomic<uint64_t> lock_timeouts{0};
+  std::atomic<uint64_t> lock_extensions{0};  // a holder renewed its lock while filling
+  std::atomic<uint64_t> lock_lost{0};        // a renewal found the lock gone or another's
+  std::atomic<uint64_t> vary_rereads{0};     // lookups that needed a second read for a variant
 };
 
 struct RedisTierOptions {
@@ -80,11 +89,17 @@ class RedisTier {
 
   void start();
 
-  // Looks `key` up for a viewer of `distribution` / `path`. Returns 0 without calling `cb` when
-  // the tier cannot answer now (node down or breaker open, invalidation log not synced); else a
-  // lookup id, and `cb` runs once on this loop unless cancel(id) runs first. Within the budget
-  // the answer is Hit, Miss or Unavailable; with fleet_lock a Miss may first wait (up to
-  // lock_timeout) for another edge's fill of the key.
+  // Looks `key` up for a viewer of `distribution` / `path` whose request headers are `request`
+  // (copied; they pick the Vary variant, with `encoding` as in cache/vary.h's vary_key()).
+  // Returns 0 without calling `cb` when the tier cannot answer now (node down or breaker open,
+  // invalidation log not synced); else a lookup id, and `cb` runs once on this loop unless
+  // cancel(id) runs first. Within the budget the answer is Hit, Miss or Unavailable; with
+  // fleet_lock a Miss may first wait for another edge's fill of the key, as long as that edge
+  // keeps its lock (it renews it while filling; a dead holder's lock lapses in lock_timeout).
+  uint64_t lookup(std::string key, std::string distribution, std::string path,
+                  const core::Headers& request, std::optional<Encoding> encoding,
+                  LookupCallback cb);
+  // The same for a request without headers.
   uint64_t lookup(std::string key, std::string distribution, std::string path, LookupCallback cb);
   void cancel(uint64_t id);
 
@@ -95,15 +110,18 @@ class RedisTier {
   void stream_body(RedisEntry entry, ObjectRef object, BodyRef body);
 
   // Writes a filled object (Ready, body complete) stamped with `stamp` to Redis in the
-  // background, if it fits max_object_size and has time left. With `lock_held`, the lock is
-  // released once the manifest is written (or marked "pass" when the object is not stored).
+  // background, if it fits max_object_size and has time left: as the key's entry, or as one
+  // variant beside the others when its Vary secondary key is not implied by the key. With
+  // `lock_held`, the lock is released once the manifest is written (or marked "pass" when the
+  // object is not stored).
   void store(const ObjectRef& object, const InvalidationLog::Stamp& stamp, bool lock_held);
 
   // The fill this edge held the fleet lock for ended without storing: `pass` (not cacheable)
   // sends the other edges to the origin for a few seconds; else they may try to fill.
   void release_lock(std::string_view key, bool pass);
 
-  // Drops the Redis entry of `key` (an unsafe method succeeded on its URL, RFC 9111 §4.4).
+  // Drops the Redis entry of `key`, every variant included (an unsafe method succeeded on its
+  // URL, RFC 9111 §4.4).
   void remove(std::string_view key);
 
   RedisClient& client() { return client_; }
@@ -114,13 +132,25 @@ class RedisTier {
   struct Lookup;
   struct Write;
   struct BodyFetch;
+  struct HeldLock {
+    std::string lock;  // the lock's key (the primary key's or a variant's)
+    std::string token;
+    std::chrono::steady_clock::time_point since;
+  };
+  enum class ReadResult : uint8_t { Hit, Miss, Error };
 
-  void on_manifest(uint64_t id, core::Result<RedisReply> r);
-  bool usable(Lookup& l, const std::string& data, RedisEntry& out);
+  void read(uint64_t id);
+  void on_read(uint64_t id, core::Result<RedisReply> r, bool variant_sent);
+  void on_variant(uint64_t id, const RedisReply& v);
+  void read_done(uint64_t id, ReadResult result, RedisEntry entry = {});
+  void set_vary_names(Lookup& l, const std::string& names);
+  bool usable(Lookup& l, std::string_view data, const std::string& redis_key,
+              const std::string& vary_key, RedisEntry& out);
   void after_miss(uint64_t id);
   void try_lock(uint64_t id);
   void wait_for_fill(uint64_t id);
   void poll(uint64_t id);
+  void renew_locks();
   void finish(uint64_t id, Found found);
   void send_chunks(uint64_t id);
   void write_manifest(uint64_t id);
@@ -128,6 +158,7 @@ class RedisTier {
   void fetch_chunks(uint64_t id);
   void end_fetch(uint64_t id, bool ok);
   std::chrono::milliseconds write_timeout() const;
+  std::chrono::milliseconds renew_interval() const;
 
   core::Loop& loop_;
   RedisClient client_;
@@ -140,7 +171,11 @@ class RedisTier {
   std::unordered_map<uint64_t, std::unique_ptr<Lookup>> lookups_;
   std::unordered_map<uint64_t, std::unique_ptr<Write>> writes_;
   std::unordered_map<uint64_t, std::unique_ptr<BodyFetch>> fetches_;
-  std::map<std::string, std::string, std::less<>> locks_;  // cache key -> our lock token
+  std::map<std::string, HeldLock, std::less<>> locks_;  // by cache key: fleet locks we hold
+  std::unique_ptr<core::Timer> renew_timer_;
+  // Vary names of the indexes this worker has read, by primary key name: a lookup sends the
+  // request's variant along with the primary key, so a hit costs one round trip.
+  std::unordered_map<std::string, std::string> vary_hints_;
 };
 
 }  // namespace portico::cache

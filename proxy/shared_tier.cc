@@ -58,6 +58,38 @@ void gauge(std::string& out, const char* name, const char* help, int64_t v) {
 
 }  // namespace
 
+std::string redis_changes(const config::CacheRedis& running, const config::CacheRedis& loaded) {
+  std::string out;
+  auto note = [&](bool differs, const char* name) {
+    if (!differs) return;
+    if (!out.empty()) out += ", ";
+    out += name;
+  };
+  auto same_addresses = [](const std::vector<config::RedisAddress>& a,
+                           const std::vector<config::RedisAddress>& b) {
+    if (a.size() != b.size()) return false;
+    for (size_t i = 0; i < a.size(); ++i) {
+      if (a[i].host != b[i].host || a[i].port != b[i].port) return false;
+    }
+    return true;
+  };
+  if (!loaded.enabled) {
+    note(running.enabled, "removed");
+    return out;
+  }
+  note(running.cluster != loaded.cluster || !same_addresses(running.addresses, loaded.addresses),
+       running.cluster || loaded.cluster ? "cluster" : "address");
+  note(running.password_env != loaded.password_env, "password_env");
+  note(running.db != loaded.db, "db");
+  note(running.timeout != loaded.timeout, "timeout");
+  note(running.connect_timeout != loaded.connect_timeout, "connect_timeout");
+  note(running.max_object_size != loaded.max_object_size, "max_object_size");
+  note(running.key_prefix != loaded.key_prefix, "key_prefix");
+  note(running.fleet_lock != loaded.fleet_lock, "fleet_lock");
+  note(running.lock_timeout != loaded.lock_timeout, "lock_timeout");
+  return out;
+}
+
 SharedTier::SharedTier(core::Loop& main_loop, const config::Model& model, cache::MemoryStore& store)
     : loop_(main_loop),
       config_(model.cache.redis),
@@ -116,6 +148,20 @@ void SharedTier::start() {
 void SharedTier::set_distributions(const config::Model& model) {
   distributions_ = distribution_ids(model);
   feed_->set_distributions(distributions_);
+  // Every worker's connections, budgets and locks were set up from the startup config; they
+  // are not rebuilt under load. Say so rather than look applied.
+  std::string changed = redis_changes(config_, model.cache.redis);
+  if (!changed.empty()) {
+    const config::SourceLoc& at =
+        model.cache.redis.enabled ? model.cache.redis.loc : model.cache.loc;
+    std::string where =
+        at.file.empty() ? std::string() : " (" + at.file + ":" + std::to_string(at.line) + ")";
+    PORTICO_WARN(
+        "reload: cache.redis changed: %s%s; the running Redis tier keeps its startup "
+        "settings until a restart",
+        changed.c_str(), where.c_str());
+  }
+  restart_needed_ = !changed.empty();
 }
 
 std::unique_ptr<cache::RedisTier> SharedTier::make_worker_tier(core::Loop& loop) {
@@ -175,6 +221,9 @@ std::string SharedTier::stats_json() const {
   field(out, "lock_waits", s.lock_waits.load());
   field(out, "lock_wait_hits", s.lock_wait_hits.load());
   field(out, "lock_timeouts", s.lock_timeouts.load());
+  field(out, "lock_extensions", s.lock_extensions.load());
+  field(out, "lock_lost", s.lock_lost.load());
+  field(out, "vary_rereads", s.vary_rereads.load());
   field(out, "commands", c.commands.load());
   field(out, "timeouts", c.timeouts.load());
   field(out, "failures", c.failures.load());
@@ -183,6 +232,10 @@ std::string SharedTier::stats_json() const {
   field(out, "slot_refreshes", c.slot_refreshes.load());
   field(out, "breaker_trips", c.breaker_trips.load());
   field(out, "connects", c.connects.load());
+  field(out, "resolves", c.resolves.load());
+  field(out, "resolve_failures", c.resolve_failures.load());
+  out += ",\"restart_needed\":";
+  out += restart_needed_ ? "true" : "false";
   out += ",\"invalidation_log\":{\"synced\":";
   out += feed_->synced() ? "true" : "false";
   out += ",\"distributions\":{";
@@ -233,6 +286,10 @@ void SharedTier::append_metrics(std::string& out) const {
           "Misses that waited on another edge's fill (fleet lock).", s.lock_waits.load());
   counter(out, "portico_redis_lock_wait_hits_total",
           "Waits on another edge's fill that ended with its object.", s.lock_wait_hits.load());
+  counter(out, "portico_redis_lock_extensions_total",
+          "Fleet locks renewed by their holder while its fill ran.", s.lock_extensions.load());
+  counter(out, "portico_redis_resolve_failures_total",
+          "Failed resolutions of a Redis node's host name.", c.resolve_failures.load());
   gauge(out, "portico_redis_nodes_ready", "Redis connections up (over every worker).",
         c.nodes_ready.load());
   gauge(out, "portico_redis_breaker_open", "1 when some Redis node is down or its breaker is open.",

@@ -32,7 +32,9 @@ class SharedTier {
 
   // Main: connects and starts following the invalidation log of every distribution.
   void start();
-  // Main: the distributions to follow after a reload.
+  // Main, after a reload: follows the new model's distributions. The rest of `cache.redis` is
+  // not applied to a running tier: a change is logged as needing a restart (and shown as
+  // "restart_needed" in the stats) until a reload brings the startup settings back.
   void set_distributions(const config::Model& model);
 
   // A worker's tier on `loop` (started). Called once per worker.
@@ -66,7 +68,12 @@ class SharedTier {
   cache::InvalidationLog log_;
   std::vector<std::string> distributions_;
   std::unique_ptr<cache::RedisLog> feed_;
+  bool restart_needed_ = false;  // main
 };
+
+// The `cache.redis` settings that differ between a running tier's and a reloaded model's, named
+// and comma-separated ("" when none; "removed" when the block is gone).
+std::string redis_changes(const config::CacheRedis& running, const config::CacheRedis& loaded);
 
 // Main: the body of GET /cache/stats: {"local": {...}, "redis": {...} or null}.
 std::string cache_stats_json(Server& server);

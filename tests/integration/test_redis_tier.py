@@ -1,10 +1,13 @@
 """The shared Redis cache tier (cache.redis) with two Portico processes ("edges") sharing a real
 redis-server started here on a loopback ephemeral port, standalone and as a 3-master Redis
-Cluster: a miss filled through edge A is a hit on edge B with no origin request; an invalidation
-sent to A stops B serving the old object within 100 ms; a restarted B misses nothing in the
-invalidation log; concurrent misses over both edges make one origin request with the fleet lock;
-Redis killed under load costs no failed request and little latency, and the tier recovers when
-it returns; resharding a cluster under load costs no failed request."""
+Cluster: a miss filled through edge A is a hit on edge B with no origin request; Vary variants of
+one URL (Accept-Encoding, a custom header) are each a hit on B; an invalidation sent to A stops B
+serving the old object within 100 ms; a restarted B misses nothing in the invalidation log;
+concurrent misses over both edges make one origin request with the fleet lock, even when the
+origin takes longer than lock_timeout; an edge given `localhost:port` resolves it off its loops;
+a reload that changes cache.redis says a restart is needed; Redis killed under load costs no
+failed request and little latency, and the tier recovers when it returns; resharding a cluster
+under load costs no failed request."""
 
 import hashlib
 import json
@@ -47,6 +50,10 @@ def count(origin, path):
 
 
 def edge_config(origin_url, redis_block):
+    # /vary/*: the origin sees X-Variant (origin request policy) but it is not in the cache key,
+    # so its Vary picks variants of one primary key (a Vary secondary key); so does Accept-Encoding,
+    # which a fill never forwards when the policy does not normalize it. /gz/*: the policy
+    # normalizes Accept-Encoding, so each coding has its own primary key.
     return f"""server: {{ client_header_timeout: 5s, idle_timeout: 10s, shutdown_timeout: 5s }}
 listeners:
   - {{ name: http, address: "127.0.0.1:0", protocol: HTTP }}
@@ -55,6 +62,11 @@ cache_policies:
   - name: std
     default_ttl: 600
     cache_key: {{ headers: [], cookies: none, query_strings: none }}
+  - name: gz
+    default_ttl: 600
+    cache_key: {{ headers: [], cookies: none, query_strings: none, enable_accept_encoding_gzip: true, enable_accept_encoding_brotli: true }}
+origin_request_policies:
+  - {{ name: fwd, headers: {{ whitelist: [accept-encoding, x-variant] }}, cookies: none, query_strings: none }}
 cache: {{ memory_size: 64MiB, redis: {redis_block} }}
 distributions:
   - id: web
@@ -62,6 +74,9 @@ distributions:
     origins:
       - {{ id: site, custom_origin: {{ url: {h.yaml_str(origin_url)}, origin_read_timeout: 5s, connection_attempts: 1 }} }}
     default_cache_behavior: {{ target_origin_id: site, cache_policy: std }}
+    cache_behaviors:
+      - {{ path_pattern: "/vary/*", target_origin_id: site, cache_policy: std, origin_request_policy: fwd }}
+      - {{ path_pattern: "/gz/*", target_origin_id: site, cache_policy: gz }}
 """
 
 
@@ -333,6 +348,91 @@ class SharedTierTest(h.PorticoTestCase):
         waited = stats(self.a)["redis"]["lock_wait_hits"] + stats(self.b)["redis"]["lock_wait_hits"]
         self.assertGreaterEqual(waited, 1)
 
+    def test_vary_variants_are_each_a_hit_on_another_edge(self):
+        fetches = {"n": 0}
+
+        def numbered(rec):
+            # The policy forwards no Accept-Encoding: each variant gets its own numbered body,
+            # so B must answer each coding with the body A stored for it.
+            with self.routes.lock:
+                fetches["n"] += 1
+                n = fetches["n"]
+            return h.Response(200, f"fetch {n}\n".encode(), [("Vary", "Accept-Encoding")])
+
+        def by_encoding(rec):
+            ae = rec.header("Accept-Encoding", "none")
+            return h.Response(200, f"encoding={ae}\n".encode(), [("Vary", "Accept-Encoding")])
+
+        def by_variant(rec):
+            v = rec.header("X-Variant", "none")
+            return h.Response(200, f"variant={v}\n".encode(),
+                              [("Vary", "X-Variant, Accept-Encoding")])
+
+        self.routes.set("/vary/ae.txt", numbered)
+        self.routes.set("/gz/ae.txt", by_encoding)
+        self.routes.set("/vary/custom.txt", by_variant)
+        encodings = ["gzip", "br", "identity"]
+        variants = [{"X-Variant": "red"}, {"X-Variant": "blue"}, {}]
+        writes = stats(self.a)["redis"]["writes"]
+        stored = {}
+        for ae in encodings:
+            r = h.get(self.a.port(), "/vary/ae.txt", headers={"Accept-Encoding": ae})
+            self.assertEqual(r.header("X-Cache"), "Miss from cloudfront")
+            stored[ae] = r.body
+            r = h.get(self.a.port(), "/gz/ae.txt", headers={"Accept-Encoding": ae})
+            self.assertEqual(r.body, f"encoding={ae}\n".encode())
+            self.assertEqual(r.header("X-Cache"), "Miss from cloudfront")
+        self.assertEqual(len(set(stored.values())), 3)
+        for hd in variants:
+            r = h.get(self.a.port(), "/vary/custom.txt", headers=hd)
+            self.assertEqual(r.header("X-Cache"), "Miss from cloudfront")
+        self.wait_written(self.a, writes + 9)
+        origin_before = {p: count(self.origin, p) for p in
+                         ("/vary/ae.txt", "/gz/ae.txt", "/vary/custom.txt")}
+        self.assertEqual(list(origin_before.values()), [3, 3, 3])
+
+        before = stats(self.b)["redis"]
+        for ae in reversed(encodings):
+            r = h.get(self.b.port(), "/vary/ae.txt", headers={"Accept-Encoding": ae})
+            self.assertEqual(r.status, 200)
+            self.assertEqual(r.body, stored[ae], ae)
+            self.assertEqual(r.header("X-Cache"), "Hit from cloudfront", ae)
+            self.assertEqual(r.header("Vary"), "Accept-Encoding")
+            r = h.get(self.b.port(), "/gz/ae.txt", headers={"Accept-Encoding": ae})
+            self.assertEqual(r.body, f"encoding={ae}\n".encode())
+            self.assertEqual(r.header("X-Cache"), "Hit from cloudfront", ae)
+        for hd in variants:
+            r = h.get(self.b.port(), "/vary/custom.txt", headers=hd)
+            self.assertEqual(r.body, f"variant={hd.get('X-Variant', 'none')}\n".encode())
+            self.assertEqual(r.header("X-Cache"), "Hit from cloudfront", hd)
+        after = stats(self.b)["redis"]
+        # Every variant came from Redis; the origin saw nothing more.
+        self.assertEqual(after["hits"] - before["hits"], 9)
+        self.assertEqual({p: count(self.origin, p) for p in origin_before}, origin_before)
+        # A variant nobody filled is a miss, fetched once and then a hit on the other edge.
+        r = h.get(self.b.port(), "/vary/custom.txt", headers={"X-Variant": "green"})
+        self.assertEqual(r.header("X-Cache"), "Miss from cloudfront")
+        self.assertEqual(r.body, b"variant=green\n")
+        self.wait_written(self.b, before["writes"] + 1)
+        r = h.get(self.a.port(), "/vary/custom.txt", headers={"X-Variant": "green"})
+        self.assertEqual(r.header("X-Cache"), "Hit from cloudfront")
+        self.assertEqual(r.body, b"variant=green\n")
+        self.assertEqual(count(self.origin, "/vary/custom.txt"), 4)
+
+        # One invalidation covers every variant, on both edges and in Redis.
+        inv = invalidate(self.a, ["/vary/ae.txt"])
+        h.wait_until(lambda: invalidation_status(self.a, inv) == "Completed")
+        h.wait_until(lambda: stats(self.b)["redis"]["invalidation_log"]["distributions"]["web"]
+                     ["generation"] == stats(self.a)["redis"]["invalidation_log"]
+                     ["distributions"]["web"]["generation"], message="B to apply it")
+        hidden = stats(self.b)["redis"]["hidden"]
+        for ae in encodings:
+            r = h.get(self.b.port(), "/vary/ae.txt", headers={"Accept-Encoding": ae})
+            self.assertEqual(r.header("X-Cache"), "Miss from cloudfront", ae)
+            self.assertNotEqual(r.body, stored[ae])
+        self.assertEqual(count(self.origin, "/vary/ae.txt"), 6)
+        self.assertEqual(stats(self.b)["redis"]["hidden"] - hidden, 3)
+
     def test_stats_and_metrics(self):
         s = stats(self.a)
         self.assertIn("objects", s["local"])
@@ -344,6 +444,102 @@ class SharedTierTest(h.PorticoTestCase):
         m = h.parse_metrics(h.admin_request(self.a.admin_port, "GET", "/metrics").body.decode())
         self.assertIsNotNone(h.metric_value(m, "portico_redis_hits_total"))
         self.assertEqual(h.metric_value(m, "portico_redis_breaker_open"), 0)
+
+
+class FleetLockAndConfigTest(h.PorticoTestCase):
+    """A short lock_timeout against a slow origin; one edge naming Redis `localhost:port`."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.redis = redisutil.make_server(cls)
+        cls.origin = h.make_origin(cls, "site")
+        cls.routes = Routes()
+        cls.origin.handler = cls.routes
+        cls.block = ('{{ address: "{host}:{port}", timeout: 100ms, key_prefix: "fl:", '
+                     'fleet_lock: true, lock_timeout: 300ms }}')
+        cls.a = start_edge(cls, cls.origin.url,
+                           cls.block.format(host="127.0.0.1", port=cls.redis.port))
+        # A host name: resolved off the workers' loops (hiredis would block them).
+        cls.b = start_edge(cls, cls.origin.url,
+                           cls.block.format(host="localhost", port=cls.redis.port))
+        wait_ready(cls.a)
+        wait_ready(cls.b)
+
+    def test_localhost_address_works(self):
+        s = stats(self.b)["redis"]
+        self.assertGreaterEqual(s["resolves"], 3)  # 2 workers + the log's connection
+        self.assertEqual(s["resolve_failures"], 0)
+        self.assertEqual(stats(self.a)["redis"]["resolves"], 0)  # an IP needs none
+        self.routes.set("/named.txt", lambda rec: h.Response(200, b"named\n", []))
+        writes = stats(self.b)["redis"]["writes"]
+        self.assertEqual(h.get(self.b.port(), "/named.txt").header("X-Cache"),
+                         "Miss from cloudfront")
+        h.wait_until(lambda: stats(self.b)["redis"]["writes"] > writes, message="a write")
+        self.assertEqual(h.get(self.a.port(), "/named.txt").header("X-Cache"),
+                         "Hit from cloudfront")
+        self.assertEqual(count(self.origin, "/named.txt"), 1)
+
+    def test_fill_slower_than_lock_timeout_is_fetched_once(self):
+        # 1.5 s at the origin: five lock lifetimes. The holder renews its lock meanwhile, so the
+        # other edge waits for its object rather than fetching after lock_timeout.
+        self.routes.set("/slow.txt", lambda rec: h.Response(200, b"slow once\n", [], 1.5))
+        renewed = stats(self.a)["redis"]["lock_extensions"] + \
+            stats(self.b)["redis"]["lock_extensions"]
+        barrier = threading.Barrier(20)
+        results = []
+        lock = threading.Lock()
+
+        def viewer(k):
+            edge = self.a if k % 2 == 0 else self.b
+            barrier.wait()
+            try:
+                r = h.get(edge.port(), "/slow.txt", timeout=15)
+                out = (r.status, r.body)
+            except Exception as e:  # noqa: BLE001
+                out = (0, repr(e).encode())
+            with lock:
+                results.append(out)
+
+        threads = [threading.Thread(target=viewer, args=(k,)) for k in range(20)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        self.assertEqual(len(results), 20)
+        self.assertEqual([r for r in results if r != (200, b"slow once\n")], [])
+        self.assertEqual(count(self.origin, "/slow.txt"), 1)
+        sa, sb = stats(self.a)["redis"], stats(self.b)["redis"]
+        self.assertGreaterEqual(sa["lock_extensions"] + sb["lock_extensions"] - renewed, 3)
+        self.assertGreaterEqual(sa["lock_wait_hits"] + sb["lock_wait_hits"], 1)
+        self.assertEqual(sa["lock_timeouts"] + sb["lock_timeouts"], 0)
+
+    def test_reload_changing_cache_redis_needs_a_restart(self):
+        c = start_edge(self, self.origin.url,
+                       self.block.format(host="127.0.0.1", port=self.redis.port))
+        wait_ready(c)
+        self.assertFalse(stats(c)["redis"]["restart_needed"])
+        mark = c.log_mark()
+        changed = self.block.format(host="127.0.0.1", port=self.redis.port).replace(
+            "timeout: 100ms", "timeout: 20ms").replace("lock_timeout: 300ms", "lock_timeout: 1s")
+        c.write_config(edge_config(self.origin.url, changed))
+        r = h.admin_request(c.admin_port, "POST", "/reload", token=TOKEN)
+        self.assertEqual(r.status, 200, r.body)
+        line = c.wait_for_log(r"reload: cache.redis changed: (.*); the running Redis tier keeps "
+                              r"its startup settings until a restart", since=mark)
+        self.assertEqual(line.group(1).split(" (")[0], "timeout, lock_timeout")
+        self.assertIn("portico.yaml:", line.group(1))
+        self.assertTrue(stats(c)["redis"]["restart_needed"])
+        # The tier keeps working with its startup settings.
+        self.routes.set("/after-reload.txt", lambda rec: h.Response(200, b"ok\n", []))
+        self.assertEqual(h.get(c.port(), "/after-reload.txt").body, b"ok\n")
+        # Back to the startup settings (SIGHUP this time): nothing pending any more.
+        c.write_config(edge_config(self.origin.url,
+                                   self.block.format(host="127.0.0.1", port=self.redis.port)))
+        mark = c.log_mark()
+        c.signal(signal.SIGHUP)
+        c.wait_for_log(r"reload ok", since=mark)
+        self.assertFalse(stats(c)["redis"]["restart_needed"])
 
 
 class RedisFailureTest(h.PorticoTestCase):

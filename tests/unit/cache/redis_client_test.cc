@@ -3,9 +3,12 @@
 // and Redis Cluster routing with MOVED/ASK during a live reshard. Skipped without redis-server.
 #include "cache/redis_client.h"
 
+#include <atomic>
 #include <catch2/catch.hpp>
+#include <functional>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "redis_test_util.h"
@@ -234,6 +237,94 @@ TEST_CASE("redis client: pub/sub, resubscribed after a restart", "[cache][redis]
   REQUIRE(call(loop, c, "", {"PUBLISH", "chan", "again"}).ok());
   REQUIRE(run_until(loop, [&] { return messages.size() == 2; }));
   CHECK(messages[1] == "again");
+}
+
+TEST_CASE("redis client: a host name is resolved off the loop", "[cache][redis]") {
+  if (!test::have_redis()) {
+    WARN("redis-server not installed: skipped");
+    return;
+  }
+  RedisServer server;
+  core::Loop loop;
+
+  SECTION("localhost, through the system resolver") {
+    RedisClientStats stats;
+    RedisClientOptions o = options_for(server.port());
+    o.seeds[0].host = "localhost";
+    RedisClient c(loop, o, &stats);
+    c.start();
+    // ::1 may come first and refuse (the server binds 127.0.0.1): the next address is tried.
+    REQUIRE(run_until(
+        loop, [&] { return c.all_ready(); }, 5s));
+    CHECK(stats.resolves.load() >= 1);
+    CHECK(stats.resolve_failures.load() == 0);
+    core::Result<RedisReply> pong = call(loop, c, "", {"PING"});
+    REQUIRE(pong.ok());
+    CHECK(pong->str == "PONG");
+  }
+
+  SECTION("a slow resolver never stalls the loop; a lost connection resolves again") {
+    RedisClientStats stats;
+    RedisClientOptions o = options_for(server.port());
+    o.seeds[0].host = "redis.portico.test";
+    std::atomic<int> asked{0};
+    o.resolve_for_test = [&](const std::string& host, std::vector<std::string>& out) {
+      ++asked;
+      std::this_thread::sleep_for(300ms);  // a DNS server taking its time
+      if (host != "redis.portico.test") return std::string("unknown host");
+      out.push_back("127.0.0.1");
+      return std::string();
+    };
+    RedisClient c(loop, o, &stats);
+    // The loop keeps its pace while the name resolves: a 5 ms tick keeps firing.
+    int ticks = 0;
+    std::function<void()> rearm;
+    core::Timer ticker(loop, [&] {
+      ++ticks;
+      rearm();
+    });
+    rearm = [&] { ticker.arm(5ms); };
+    auto t0 = std::chrono::steady_clock::now();
+    c.start();
+    CHECK(std::chrono::steady_clock::now() - t0 < 100ms);  // start() did not wait for it
+    rearm();
+    CHECK_FALSE(c.ready(""));
+    std::optional<core::Result<RedisReply>> early;
+    c.command("", {"PING"}, 1000ms, [&](core::Result<RedisReply> r) { early = std::move(r); });
+    REQUIRE(run_until(
+        loop, [&] { return early.has_value(); }, 100ms));
+    CHECK_FALSE(early->ok());  // not connected yet: fails fast, never waits on the resolver
+    REQUIRE(run_until(
+        loop, [&] { return c.all_ready(); }, 5s));
+    auto took = std::chrono::steady_clock::now() - t0;
+    CHECK(took >= 300ms);
+    // One tick per 5 ms while resolving (sanitizers slow it; a blocked loop would give ~0).
+    CHECK(ticks >= 20);
+    CHECK(asked.load() == 1);
+    CHECK(stats.resolves.load() == 1);
+
+    // Connection lost: the name may point elsewhere now, so it is resolved again.
+    c.drop_connections_for_test();
+    REQUIRE(run_until(
+        loop, [&] { return c.all_ready(); }, 5s));
+    CHECK(asked.load() == 2);
+    ticker.cancel();
+  }
+
+  SECTION("a name that does not resolve is a node down, retried with backoff") {
+    RedisClientStats stats;
+    RedisClientOptions o = options_for(server.port());
+    o.seeds[0].host = "nowhere.portico.test";
+    o.resolve_for_test = [](const std::string&, std::vector<std::string>&) {
+      return std::string("Name or service not known");
+    };
+    RedisClient c(loop, o, &stats);
+    c.start();
+    REQUIRE(run_until(
+        loop, [&] { return stats.resolve_failures.load() >= 3; }, 5s));
+    CHECK_FALSE(c.all_ready());
+    CHECK(std::string(c.breaker_state()) == "connecting");
+  }
 }
 
 TEST_CASE("redis client: cluster routing, MOVED and ASK through a live reshard",

@@ -116,6 +116,41 @@ TEST_CASE("redis entry: key names share one cluster slot per object", "[cache][r
   CHECK(redis_log_channel("portico:") == "portico:invalidations");
 }
 
+TEST_CASE("redis entry: Vary index and variant keys", "[cache][redis]") {
+  core::Headers h;
+  h.add("Content-Type", "text/plain");
+  h.add("Vary", "Accept-Encoding, X-Lang");
+  h.add("vary", "*, x-lang ,Cookie");
+  CHECK(redis_vary_names(h) == "accept-encoding,x-lang,cookie");
+  core::Headers star;
+  star.add("Vary", "*");
+  CHECK(redis_vary_names(star).empty());
+  CHECK(redis_vary_names(core::Headers{}).empty());
+
+  RedisVaryIndex index{"0123456789abcdef", "accept-encoding,x-lang"};
+  std::string encoded = encode_vary_index(index);
+  CHECK(encoded == "PRV10123456789abcdefaccept-encoding,x-lang");
+  std::optional<RedisVaryIndex> back = decode_vary_index(encoded);
+  REQUIRE(back);
+  CHECK(back->id == index.id);
+  CHECK(back->names == index.names);
+  CHECK_FALSE(decode_vary_index("PRV10123456789abcdef"));  // no names
+  CHECK_FALSE(decode_vary_index("PRE1whatever-manifest-bytes"));
+  RedisEntry e;
+  e.key = "k";
+  e.head.status = 200;
+  CHECK_FALSE(decode_vary_index(encode_entry(e)));  // a manifest is never read as an index
+
+  std::string m = redis_manifest_key("portico:", "some cache key");
+  std::string v1 = redis_variant_key(m, "H6:x-langV2:en");
+  std::string v2 = redis_variant_key(m, "H6:x-langV2:fr");
+  CHECK(v1.starts_with(m + ":v:"));
+  CHECK(v1 != v2);
+  CHECK(v1 == redis_variant_key(m, "H6:x-langV2:en"));
+  CHECK(RedisClient::hash_slot(v1) == RedisClient::hash_slot(m));
+  CHECK(RedisClient::hash_slot(redis_lock_key(v1)) == RedisClient::hash_slot(m));
+}
+
 TEST_CASE("redis entry: expiry is what remains plus the stale windows", "[cache][redis]") {
   Timing t;
   t.response_time_ms = 1'000'000;

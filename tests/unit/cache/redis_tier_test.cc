@@ -1,7 +1,8 @@
 // Two "edges" (each a MemoryStore + RedisTier + RedisLog on one loop) sharing a real
-// redis-server: write-back and lookup (inline and chunked), partial writes never visible,
-// invalidations through the log hiding entries on the other edge, and the fleet lock (one
-// filler, waiters served from its write, a dead holder's lock expiring).
+// redis-server: write-back and lookup (inline and chunked), partial writes never visible, Vary
+// variants side by side, invalidations through the log hiding entries on the other edge, and
+// the fleet lock (one filler, waiters served from its write, a slow holder renewing its lock, a
+// dead holder's lock expiring).
 #include "cache/redis_tier.h"
 
 #include <catch2/catch.hpp>
@@ -9,6 +10,7 @@
 #include <string>
 
 #include "cache/redis_log.h"
+#include "cache/vary.h"
 #include "redis_test_util.h"
 
 namespace portico::cache {
@@ -77,10 +79,44 @@ struct Edge {
     return l.object;
   }
 
+  // A stored local variant of a response with `Vary: X-Lang`, filled for a request whose X-Lang
+  // is `lang` ("" = none).
+  ObjectRef fill_variant(const std::string& key, const std::string& path, const std::string& body,
+                         const std::string& lang, int64_t ttl = 60) {
+    MemoryStore::Lookup l = store.lookup(
+        key, [](const Object&) { return false; }, true, "web", path);
+    REQUIRE(l.object);
+    BodyRef b(Body::create(static_cast<int64_t>(body.size())));
+    b->append(body);
+    b->finish();
+    core::ResponseHead head;
+    head.status = 200;
+    head.reason = "OK";
+    head.headers.add("Content-Type", "text/plain");
+    head.headers.add("Vary", "X-Lang");
+    Timing t;
+    t.response_time_ms = now_ms() - 2000;
+    t.ttl = ttl;
+    std::string vk;
+    vary_key(head.headers, lang_request(lang), std::nullopt, vk);
+    l.object->set_ready(std::move(head), t, vk, b);
+    store.insert(l.object);
+    return l.object;
+  }
+
+  static core::Headers lang_request(const std::string& lang) {
+    core::Headers h;
+    h.add("Accept", "*/*");
+    if (!lang.empty()) h.add("X-Lang", lang);
+    return h;
+  }
+
   std::optional<RedisTier::Found> lookup(core::Loop& loop, const std::string& key,
-                                         const std::string& path) {
+                                         const std::string& path,
+                                         const core::Headers& request = {}) {
     std::optional<RedisTier::Found> out;
-    uint64_t id = tier->lookup(key, "web", path, [&](RedisTier::Found f) { out = std::move(f); });
+    uint64_t id = tier->lookup(key, "web", path, request, std::nullopt,
+                               [&](RedisTier::Found f) { out = std::move(f); });
     if (id == 0) return std::nullopt;
     run_until(loop, [&] { return out.has_value(); });
     return out;
@@ -331,6 +367,164 @@ TEST_CASE("redis tier: a dead lock holder's lock expires and another edge fills"
   CHECK(fb->kind == RedisTier::Found::Kind::Miss);
   CHECK(fb->lock_held);  // b took over the fill
   CHECK(waited < 2s);
+}
+
+TEST_CASE("redis tier: Vary variants of one key live side by side", "[cache][redis]") {
+  if (!test::have_redis()) {
+    WARN("redis-server not installed: skipped");
+    return;
+  }
+  RedisServer server;
+  core::Loop loop;
+  Edge a(loop, server.port(), "a");
+  Edge b(loop, server.port(), "b");
+  REQUIRE(run_until(loop, [&] { return a.ready() && b.ready(); }));
+  auto hit_body = [&](const std::string& lang) -> std::string {
+    std::optional<RedisTier::Found> f = b.lookup(loop, "V", "/v", Edge::lang_request(lang));
+    REQUIRE(f);
+    if (f->kind != RedisTier::Found::Kind::Hit) return "<miss>";
+    return f->entry.inline_body;
+  };
+
+  a.tier->store(a.fill_variant("V", "/v", "hello", "en"), a.log.stamp("web"), false);
+  a.tier->store(a.fill_variant("V", "/v", "bonjour", "fr"), a.log.stamp("web"), false);
+  a.tier->store(a.fill_variant("V", "/v", "no language", ""), a.log.stamp("web"), false);
+  REQUIRE(run_until(loop, [&] { return a.stats.writes.load() == 3; }));
+
+  CHECK(hit_body("en") == "hello");
+  CHECK(b.stats.vary_rereads.load() == 1);  // the index first, then the variant
+  CHECK(hit_body("fr") == "bonjour");
+  CHECK(hit_body("") == "no language");
+  CHECK(b.stats.vary_rereads.load() == 1);  // the index's names known: one round trip each
+  CHECK(hit_body("de") == "<miss>");
+  CHECK(b.stats.hits.load() == 3);
+  std::optional<RedisTier::Found> en = b.lookup(loop, "V", "/v", Edge::lang_request("en"));
+  REQUIRE(en->kind == RedisTier::Found::Kind::Hit);
+  CHECK(en->entry.head.headers.get_or("vary") == "X-Lang");
+  std::string want;
+  vary_key(en->entry.head.headers, Edge::lang_request("en"), std::nullopt, want);
+  CHECK(en->entry.vary_key == want);
+
+  // The index outlives every variant: a longer-lived one raises its expiry.
+  std::string manifest = redis_manifest_key("t:", "V");
+  std::string de_key;
+  vary_key(en->entry.head.headers, Edge::lang_request("de"), std::nullopt, de_key);
+  a.tier->store(a.fill_variant("V", "/v", "hallo", "de", 600), a.log.stamp("web"), false);
+  REQUIRE(run_until(loop, [&] { return a.stats.writes.load() == 4; }));
+  int64_t index_ttl = std::stoll(server.cli("PTTL " + manifest));
+  int64_t de_ttl = std::stoll(server.cli("PTTL " + redis_variant_key(manifest, de_key)));
+  CHECK(index_ttl > 590'000);
+  CHECK(de_ttl > 590'000);
+  CHECK(index_ttl >= de_ttl - 1000);
+  CHECK(hit_body("de") == "hallo");
+
+  // One invalidation of the path hides every variant.
+  std::optional<core::Result<uint64_t>> done;
+  a.feed->append("web", "I1", {"/v"}, [&](core::Result<uint64_t> r) { done = r; });
+  REQUIRE(run_until(
+      loop, [&] { return done.has_value() && b.log.generation("web") == 1; }, 2s));
+  CHECK(hit_body("en") == "<miss>");
+  CHECK(hit_body("fr") == "<miss>");
+  CHECK(hit_body("de") == "<miss>");
+  CHECK(b.stats.hidden.load() == 3);
+
+  // Filled again, then removed (an unsafe method on the URL): every variant goes, and a new
+  // write does not bring the others back.
+  a.tier->store(a.fill_variant("V", "/v", "hello 2", "en"), a.log.stamp("web"), false);
+  a.tier->store(a.fill_variant("V", "/v", "bonjour 2", "fr"), a.log.stamp("web"), false);
+  REQUIRE(run_until(loop, [&] { return a.stats.writes.load() == 6; }));
+  CHECK(hit_body("en") == "hello 2");
+  CHECK(hit_body("fr") == "bonjour 2");
+  a.tier->remove("V");
+  REQUIRE(run_until(loop, [&] { return server.cli("EXISTS " + manifest) == "0"; }));
+  CHECK(hit_body("en") == "<miss>");
+  a.tier->store(a.fill_variant("V", "/v", "bonjour 3", "fr"), a.log.stamp("web"), false);
+  REQUIRE(run_until(loop, [&] { return a.stats.writes.load() == 7; }));
+  CHECK(hit_body("fr") == "bonjour 3");
+  CHECK(hit_body("en") == "<miss>");  // written under the removed index: retired
+}
+
+TEST_CASE("redis tier: with Vary known, the fleet lock is per variant", "[cache][redis]") {
+  if (!test::have_redis()) {
+    WARN("redis-server not installed: skipped");
+    return;
+  }
+  RedisServer server;
+  core::Loop loop;
+  Edge a(loop, server.port(), "a", true);
+  Edge b(loop, server.port(), "b", true);
+  REQUIRE(run_until(loop, [&] { return a.ready() && b.ready(); }));
+  a.tier->store(a.fill_variant("W", "/w", "hello", "en"), a.log.stamp("web"), false);
+  REQUIRE(run_until(loop, [&] { return a.stats.writes.load() == 1; }));
+
+  std::optional<RedisTier::Found> fa;
+  std::optional<RedisTier::Found> fb;
+  a.tier->lookup("W", "web", "/w", Edge::lang_request("fr"), std::nullopt,
+                 [&](RedisTier::Found f) { fa = std::move(f); });
+  REQUIRE(run_until(loop, [&] { return fa.has_value(); }));
+  REQUIRE(fa->kind == RedisTier::Found::Kind::Miss);
+  CHECK(fa->lock_held);
+  // Another variant is not held up by a's fill of "fr"...
+  b.tier->lookup("W", "web", "/w", Edge::lang_request("de"), std::nullopt,
+                 [&](RedisTier::Found f) { fb = std::move(f); });
+  REQUIRE(run_until(loop, [&] { return fb.has_value(); }));
+  CHECK(fb->kind == RedisTier::Found::Kind::Miss);
+  CHECK(fb->lock_held);
+  // ...while the same one waits for it.
+  fb.reset();
+  b.tier->lookup("W", "web", "/w", Edge::lang_request("fr"), std::nullopt,
+                 [&](RedisTier::Found f) { fb = std::move(f); });
+  run_until(
+      loop, [] { return false; }, 50ms);
+  CHECK_FALSE(fb.has_value());
+  a.tier->store(a.fill_variant("W", "/w", "bonjour", "fr"), a.log.stamp("web"), true);
+  REQUIRE(run_until(loop, [&] { return fb.has_value(); }));
+  REQUIRE(fb->kind == RedisTier::Found::Kind::Hit);
+  CHECK(fb->entry.inline_body == "bonjour");
+  b.tier->release_lock("W", false);
+}
+
+TEST_CASE("redis tier: a holder renews its lock while its fill outlasts lock_timeout",
+          "[cache][redis]") {
+  if (!test::have_redis()) {
+    WARN("redis-server not installed: skipped");
+    return;
+  }
+  RedisServer server;
+  core::Loop loop;
+  Edge a(loop, server.port(), "a", true, 200ms);
+  Edge b(loop, server.port(), "b", true, 200ms);
+  REQUIRE(run_until(loop, [&] { return a.ready() && b.ready(); }));
+  std::optional<RedisTier::Found> fa;
+  std::optional<RedisTier::Found> fb;
+  a.tier->lookup("S", "web", "/s", [&](RedisTier::Found f) { fa = std::move(f); });
+  REQUIRE(run_until(loop, [&] { return fa.has_value(); }));
+  REQUIRE(fa->lock_held);
+  b.tier->lookup("S", "web", "/s", [&](RedisTier::Found f) { fb = std::move(f); });
+  // Four lock lifetimes: a's fill is still running, so b keeps waiting instead of fetching.
+  run_until(
+      loop, [] { return false; }, 800ms);
+  CHECK_FALSE(fb.has_value());
+  CHECK(a.stats.lock_extensions.load() >= 3);
+  CHECK(a.stats.lock_lost.load() == 0);
+  std::string lock = redis_lock_key(redis_manifest_key("t:", "S"));
+  CHECK(server.cli("EXISTS " + lock) == "1");
+  int64_t pttl = std::stoll(server.cli("PTTL " + lock));
+  CHECK(pttl > 0);
+  CHECK(pttl <= 200);
+
+  ObjectRef o = a.fill("S", "/s", "slow but once");
+  a.tier->store(o, a.log.stamp("web"), true);
+  REQUIRE(run_until(loop, [&] { return fb.has_value(); }));
+  CHECK(fb->kind == RedisTier::Found::Kind::Hit);
+  CHECK(fb->entry.inline_body == "slow but once");
+  CHECK(b.stats.lock_timeouts.load() == 0);
+  // Released: no more renewals.
+  REQUIRE(run_until(loop, [&] { return server.cli("EXISTS " + lock) == "0"; }));
+  uint64_t renewed = a.stats.lock_extensions.load();
+  run_until(
+      loop, [] { return false; }, 300ms);
+  CHECK(a.stats.lock_extensions.load() == renewed);
 }
 
 TEST_CASE("redis tier: Redis down means not asked, never an error", "[cache][redis]") {
