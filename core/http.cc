@@ -46,7 +46,9 @@ std::string to_lower(std::string_view s) {
 }
 
 void Headers::add(std::string_view name, std::string_view value) {
-  items_.push_back(Header{std::string(name), std::string(value)});
+  // One allocation for a typical message's fields rather than a doubling series of them.
+  if (items_.capacity() == 0) items_.reserve(16);
+  items_.emplace_back(Header{std::string(name), std::string(value)});
 }
 
 void Headers::set(std::string_view name, std::string_view value) {

@@ -45,7 +45,11 @@ http1::Limits limits_from(const config::Server& s) {
 
 }  // namespace
 
-uint16_t Connection::local_port() const { return local_port_of(bev_); }
+// Asked per request (X-Forwarded-Port, listener rules): one getsockname per connection.
+uint16_t Connection::local_port() const {
+  if (local_port_ == 0) local_port_ = local_port_of(bev_);
+  return local_port_;
+}
 
 Connection::Connection(Worker& worker, int fd, std::string listener_name, const sockaddr* peer,
                        socklen_t /*peer_len*/, ListenerOptions options)
@@ -262,7 +266,7 @@ void Connection::flush() {
     if (n > 0) evbuffer_add_buffer(bufferevent_get_output(bev_), staging_);
     return;
   }
-  flush_now(bev_);
+  if (flush_now(bev_, files_in_output_)) files_in_output_ = false;
 }
 
 bool Connection::idle() const {
@@ -557,7 +561,7 @@ void Connection::close_after_flush() {
   disarm_timer();
   flush();  // TLS: hand the staged bytes over
   bufferevent_setwatermark(bev_, EV_WRITE, 0, 0);
-  if (flush_now(bev_)) begin_linger();
+  if (flush_now(bev_, files_in_output_ || tls_)) begin_linger();
 }
 
 // Lingering close: after the last response byte, half-close and discard what the client still

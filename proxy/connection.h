@@ -40,6 +40,7 @@ class Connection final : public Downstream, public ClientConnection, public http
   bool idle() const override;
   // Stops all I/O now (no flush) and schedules deletion.
   void close_now() override;
+  void output_holds_files() override { files_in_output_ = true; }
 
   // Downstream, for the Exchange (loop thread):
   Worker& worker() override { return worker_; }
@@ -104,6 +105,7 @@ class Connection final : public Downstream, public ClientConnection, public http
   std::string listener_name_;
   std::string client_ip_;
   uint16_t client_port_ = 0;
+  mutable uint16_t local_port_ = 0;  // 0 until first asked
   http1::Limits limits_;
   http1::RequestParser parser_;
   // On the heap rather than in place: an idle keep-alive connection then costs ~0.7 KiB instead of
@@ -127,9 +129,10 @@ class Connection final : public Downstream, public ClientConnection, public http
   bool keep_alive_after_ = false;
   bool delete_scheduled_ = false;
   bool tls_ = false;
-  bool http2_ = false;        // ALPN h2 / h2c prior knowledge allowed on this listener
-  bool handed_over_ = false;  // the bufferevent now belongs to an http2::Session
-  int version_minor_ = 1;     // of the current request (access log)
+  bool files_in_output_ = false;  // sendfile segments may be queued: libevent writes them
+  bool http2_ = false;            // ALPN h2 / h2c prior knowledge allowed on this listener
+  bool handed_over_ = false;      // the bufferevent now belongs to an http2::Session
+  int version_minor_ = 1;         // of the current request (access log)
   bool exchange_done_pending_ = false;
   uint64_t body_remaining_ = 0;
   uint64_t request_bytes_ = 0;

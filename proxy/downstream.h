@@ -53,6 +53,8 @@ class Downstream {
   virtual bool request_body_done() const = 0;
   // Bytes received from the viewer for the current request (head + body).
   virtual uint64_t request_bytes() const = 0;
+  // The exchange is about to put file segments (sendfile) into output().
+  virtual void output_holds_files() {}
   // Aborts the response: HTTP/1 closes the connection, HTTP/2 resets the stream.
   virtual void close_now() = 0;
 };

@@ -349,11 +349,14 @@ void Exchange::fail(int status, std::string_view explanation, std::string_view a
       if (filling() || cache_->fill) fill_failed(0, {});
       return;
     }
-    if (status >= 500 && !response_started_ && serve_stale_on_error()) return;
+    if (status >= 500 && !response_started_ && serve_stale_on_error(status)) return;
     if (cache_->fill) fill_failed(0, {});
   }
   if (phase_ == Phase::Failed || phase_ == Phase::Done) return;
-  if (try_error_page(status)) return;
+  // Error pages replace errors of the origin (and Portico's 502/504 for it), never Portico's own
+  // refusals before routing to an origin (method not allowed, HTTPS required): a SPA's
+  // 403 -> /index.html rewrite must not turn a refused DELETE into a 200.
+  if (origin_ != nullptr && try_error_page(status)) return;
   if (response_started_) {
     // Too late for an error page: the client sees a truncated response (RFC 9112 §9.6 close).
     phase_ = Phase::Failed;
@@ -485,8 +488,7 @@ void Exchange::on_upstream_ready() {
   req_.headers.remove_hop_by_hop();
   std::string& head = head_scratch();
   // A cache fill fetches with GET even for a viewer's HEAD, so the body can be stored.
-  head += filling() || (cache_ && cache_->fill) ? std::string_view("GET")
-                                                : std::string_view(req_.method_token);
+  head += origin_method_token();
   head += ' ';
   head += origin_->custom.origin_path;
   head += req_.path;
@@ -546,7 +548,7 @@ void Exchange::send_request_head(std::string& head) {
     link_->owner = this;
   }
   set_up_reading(true);
-  flush_now(up_);
+  flush_now(up_, false);
 }
 
 // CloudFront's Via (appended to the viewer's) and X-Forwarded-For (client IP appended).
@@ -573,7 +575,7 @@ void Exchange::on_request_body(evbuffer* in, size_t n) {
     return;
   }
   evbuffer_remove_buffer(in, bufferevent_get_output(up_), n);
-  flush_now(up_);
+  flush_now(up_, false);
   if (!body_wanted()) waiting_body_room_ = true;
 }
 
@@ -585,14 +587,14 @@ void Exchange::on_request_chunk(std::string_view data) {
   evbuffer_add(out, size_line, static_cast<size_t>(n));
   evbuffer_add(out, data.data(), data.size());
   evbuffer_add(out, "\r\n", 2);
-  flush_now(up_);
+  flush_now(up_, false);
   if (!body_wanted()) waiting_body_room_ = true;
 }
 
 void Exchange::on_request_body_end() {
   if (up_ != nullptr && req_.framing == core::BodyFraming::Chunked) {
     evbuffer_add(bufferevent_get_output(up_), "0\r\n\r\n", 5);
-    flush_now(up_);
+    flush_now(up_, false);
   }
   request_sent_ = true;
 }

@@ -16,6 +16,7 @@
 #include "cache/compression.h"
 #include "cache/freshness.h"
 #include "cache/key.h"
+#include "cache/stale_on_error.h"
 #include "cache/vary.h"
 #include "core/clock.h"
 #include "core/log.h"
@@ -44,16 +45,19 @@ bool fill_drops(std::string_view name) {
          core::iequals(name, "accept-encoding");
 }
 
-// The freshness facts stored with an object (RFC 9111 §4.2.3 ages, the plan's lifetimes).
+// The freshness facts stored with an object (RFC 9111 §4.2.3 ages, the plan's lifetimes). The
+// stale-if-error window is the behavior's (cache/stale_on_error.h), not the plan's policy floor.
 cache::Timing timing_of(const cache::StoragePlan& plan, const core::Headers& headers,
-                        int64_t request_s, int64_t now_ms) {
+                        int64_t request_s, int64_t now_ms, const config::CacheBehavior& b,
+                        const config::CachePolicy& p) {
   cache::Timing t;
   t.request_time = request_s;
   t.response_time_ms = now_ms;
   t.corrected_initial_age = cache::corrected_initial_age(headers, request_s, now_ms / 1000);
   t.ttl = plan.ttl_s;
   t.stale_while_revalidate = plan.stale_while_revalidate_s;
-  t.stale_if_error = plan.stale_if_error_s;
+  t.stale_if_error = cache::recorded_stale_if_error(cache::parse_cache_control(headers),
+                                                    b.configured_stale_if_error(), p.max_ttl);
   t.must_revalidate = plan.must_revalidate;
   t.error_response = plan.error_response;
   return t;
@@ -84,8 +88,11 @@ bool Exchange::start_cached(const routing::Route& route) {
           : cache::normalize_accept_encoding(req_.headers.get_or("accept-encoding"), *policy);
   bool has_body = req_.framing == core::BodyFraming::Chunked ||
                   (req_.framing == core::BodyFraming::Length && req_.content_length > 0);
-  if (is_unsafe(req_.method) || policy->caching_disabled() || has_body ||
-      (req_.method != core::Method::Get && req_.method != core::Method::Head) ||
+  // OPTIONS is cached when cached_methods has it, under its own key (build_key); not the
+  // asterisk-form "OPTIONS *", which asks about the server, not a resource.
+  bool cached_method = req_.method == core::Method::Get || req_.method == core::Method::Head ||
+                       (req_.method == core::Method::Options && req_.path.starts_with('/'));
+  if (is_unsafe(req_.method) || policy->caching_disabled() || has_body || !cached_method ||
       (b.cached_methods & core::method_bit(req_.method)) == 0) {
     return false;  // forwarded per the policies, never stored
   }
@@ -308,6 +315,12 @@ bool Exchange::forward_header(std::string_view name) const {
   return cache_->rules.header(name, req_.method);
 }
 
+std::string_view Exchange::origin_method_token() const {
+  if (!filling() && !(cache_ && cache_->fill)) return req_.method_token;
+  return req_.method == core::Method::Options ? std::string_view("OPTIONS")
+                                              : std::string_view("GET");
+}
+
 void Exchange::append_forwarded_query(std::string& head) const {
   if (!req_.has_query) return;
   if (!cache_) {
@@ -360,8 +373,9 @@ void Exchange::append_fill_request_headers(std::string& head) {
     append_header(head, "Accept-Encoding", cache::origin_accept_encoding(c.encoding));
   }
   if (!c.fill) return;
-  if (c.stale) {
-    // RFC 9111 §4.3.1: validators of the stored response.
+  if (c.stale && req_.method != core::Method::Options) {
+    // RFC 9111 §4.3.1: validators of the stored response. Not for OPTIONS: a matching
+    // If-None-Match on it asks for 412, not 304 (RFC 9110 §13.1.2), so it is fetched again.
     const core::Headers& h = c.stale->head().headers;
     if (const std::string* etag = h.get("etag")) append_header(head, "If-None-Match", *etag);
     if (const std::string* lm = h.get("last-modified")) {
@@ -399,7 +413,8 @@ bool Exchange::fill_response_head() {
     cache::StoragePlan plan =
         cache::plan_storage(*c.policy, core::Method::Get, merged.status, merged.headers, now,
                             std::nullopt, authorization_shared());
-    cache::Timing t = timing_of(plan, merged.headers, request_s, now_ms);
+    cache::Timing t =
+        timing_of(plan, merged.headers, request_s, now_ms, *route_->behavior, *c.policy);
     t.error_response = c.stale->timing().error_response;
     prepare_object(*c.fill, merged);
     c.fill->set_ready(std::move(merged), t, c.stale->vary_key(), c.stale->body_ref());
@@ -424,7 +439,7 @@ bool Exchange::fill_response_head() {
     deliver(refreshed, "RefreshHit from cloudfront", "RefreshHit");
     return true;
   }
-  if (c.stale && h.status >= 500 && serve_stale_on_error()) return true;
+  if (c.stale && h.status >= 500 && serve_stale_on_error(h.status)) return true;
   if (c.stale) c.stale->end_revalidation();
 
   std::optional<int64_t> error_ttl;
@@ -506,7 +521,7 @@ bool Exchange::fill_response_head() {
       stored.headers.add("Vary", "Accept-Encoding");
     }
   }
-  cache::Timing t = timing_of(plan, h.headers, request_s, now_ms);
+  cache::Timing t = timing_of(plan, h.headers, request_s, now_ms, *route_->behavior, *c.policy);
   int64_t expected = (!compress && h.framing == core::BodyFraming::Length)
                          ? static_cast<int64_t>(h.content_length)
                          : -1;
@@ -701,34 +716,6 @@ void Exchange::fill_failed(int status, std::string_view explanation) {
   if (status != 0 && !response_started_) fail(status, explanation);
 }
 
-// RFC 5861 §4 / the policy's stale_if_error: answer with the stale copy when the origin fails.
-bool Exchange::serve_stale_on_error() {
-  CacheState& c = *cache_;
-  if (!c.stale) return false;
-  int64_t age = c.stale->age_ms(wall_now_ms());
-  const cache::Timing& t = c.stale->timing();
-  int64_t window = std::max(t.stale_if_error, c.policy->stale_if_error);
-  if (t.must_revalidate || age >= (t.ttl + window) * 1000) return false;
-  cache::ObjectRef stale = std::move(c.stale);
-  c.stale = {};
-  stale->end_revalidation();
-  redis_release(false);
-  if (c.fill) {
-    c.fill->release(cache::Object::State::Failed);
-    worker_.cache().end_fill(c.fill);
-    c.fill = {};
-  }
-  release_upstream(false);
-  dist_stats_->stale_served.add();
-  if (detached_) {
-    worker_.retire(this);
-    return true;
-  }
-  if (detach_for_revalidation_) return true;
-  deliver(stale, "Hit from cloudfront", "Hit");
-  return true;
-}
-
 // ---- the Redis tier ----
 
 // After a local miss (`fill` is ours, Pending), or with the local `stale` copy to revalidate:
@@ -739,7 +726,7 @@ bool Exchange::redis_lookup(const cache::ObjectRef& fill, const cache::ObjectRef
   CacheState& c = *cache_;
   if (tier == nullptr || !fill || c.redis_asked) return false;
   c.redis_asked = true;
-  uint64_t id = tier->lookup(c.key, distribution_->id, req_.path,
+  uint64_t id = tier->lookup(c.key, distribution_->id, req_.path, req_.headers, vary_encoding(),
                              [this](cache::RedisTier::Found f) { on_redis_found(std::move(f)); });
   if (id == 0) return false;
   // Local waiters join `fill` while Redis answers; cancel_cache() releases it if we go away.
@@ -770,7 +757,7 @@ void Exchange::on_redis_found(cache::RedisTier::Found found) {
 // A Redis entry becomes the local object `fill` (so local waiters and later requests hit it)
 // and is delivered like a local hit, Age from its stored timing. A stale entry takes the local
 // stale path (stale-while-revalidate, revalidation). False when it cannot serve this request:
-// another Vary variant (Redis keeps one per key), or stale and chunked.
+// another Vary variant than the one read, or stale and chunked.
 bool Exchange::serve_from_redis(const cache::ObjectRef& fill, cache::RedisEntry& entry,
                                 bool allow_stale) {
   CacheState& c = *cache_;
@@ -844,18 +831,25 @@ void Exchange::invalidate_after_unsafe() {
   cache::RedisTier* tier = worker_.redis();
   const config::CachePolicy& p = *cache_->policy;
   std::string key;
+  const bool options =
+      (route_->behavior->cached_methods & core::method_bit(core::Method::Options)) != 0;
   auto drop = [&](std::string_view path, std::string_view query) {
     core::RequestHead r;
     r.path = path;
     r.query = query;
     r.has_query = !query.empty();
     r.headers = req_.headers;
-    for (cache::Encoding e : {cache::Encoding::Identity, cache::Encoding::Gzip,
-                              cache::Encoding::Brotli, cache::Encoding::BrotliGzip}) {
-      key.clear();
-      cache::build_key(key, distribution_->id, r, p, e);
-      store.remove_key(key);
-      if (tier != nullptr) tier->remove(key);
+    // GET's entries and, when this behavior caches OPTIONS, the OPTIONS ones (keyed apart).
+    for (core::Method m : {core::Method::Get, core::Method::Options}) {
+      if (m == core::Method::Options && !options) break;
+      r.method = m;
+      r.method_token = core::method_name(m);
+      for (cache::Encoding e : {cache::Encoding::Identity, cache::Encoding::Gzip,
+                                cache::Encoding::Brotli, cache::Encoding::BrotliGzip}) {
+        cache::build_key(key, distribution_->id, r, p, e);
+        store.remove_key(key);
+        if (tier != nullptr) tier->remove(key);
+      }
     }
   };
   drop(req_.path, req_.query);

@@ -129,6 +129,7 @@ void Exchange::serve_directory() {
   evbuffer* out = conn_.output();
   evbuffer_add(out, head.data(), head.size());
   sent_bytes_ += head.size();
+  conn_.output_holds_files();  // harmless when no segment follows: cleared once flushed
   if (head_only || status == 304 || status == 416 || body_len == 0) {
     ::close(fd);
   } else if (status == 200) {

@@ -11,8 +11,31 @@
 #include <cerrno>
 
 namespace portico::proxy {
+namespace {
 
-bool flush_now(bufferevent* bev) {
+// One send (or sendmsg over up to kMaxVec chains) of `out`'s memory chains; drains what went.
+long send_memory(evbuffer* out, int fd) {
+  constexpr int kMaxVec = 64;
+  evbuffer_iovec vec[kMaxVec];
+  int n = evbuffer_peek(out, -1, nullptr, vec, kMaxVec);
+  if (n <= 0) return 0;
+  n = std::min(n, kMaxVec);
+  ssize_t w;
+  if (n == 1) {
+    w = ::send(fd, vec[0].iov_base, vec[0].iov_len, MSG_NOSIGNAL | MSG_DONTWAIT);
+  } else {
+    msghdr m{};
+    m.msg_iov = reinterpret_cast<iovec*>(vec);
+    m.msg_iovlen = static_cast<size_t>(n);
+    w = ::sendmsg(fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
+  }
+  if (w > 0) evbuffer_drain(out, static_cast<size_t>(w));
+  return static_cast<long>(w);
+}
+
+}  // namespace
+
+bool flush_now(bufferevent* bev, bool may_hold_files) {
   evbuffer* out = bufferevent_get_output(bev);
   if (evbuffer_get_length(out) == 0) return true;
   if ((bufferevent_get_enabled(bev) & EV_WRITE) == 0) {
@@ -22,7 +45,8 @@ bool flush_now(bufferevent* bev) {
     // callback does (libevent bufferevent_sock.c).
     evbuffer_unfreeze(out, 1);
     for (int i = 0; i < 4 && fd >= 0; ++i) {
-      if (evbuffer_write(out, fd) <= 0) break;  // errors surface through the bufferevent below
+      long w = may_hold_files ? evbuffer_write(out, fd) : send_memory(out, fd);
+      if (w <= 0) break;  // errors surface through the bufferevent below
       if (evbuffer_get_length(out) == 0) break;
     }
     evbuffer_freeze(out, 1);
@@ -44,7 +68,15 @@ long read_once(bufferevent* bev, int fd) {
   // then hold no large chains), read more once data is flowing.
   size_t want = evbuffer_get_length(in) == 0 ? 4096 : 16384;
   int nvec = evbuffer_reserve_space(in, static_cast<ev_ssize_t>(want), vec, 2);
-  ssize_t n = nvec > 0 ? ::readv(fd, reinterpret_cast<iovec*>(vec), nvec) : -1;
+  ssize_t n = -1;
+  if (nvec == 1) {
+    n = ::recv(fd, vec[0].iov_base, vec[0].iov_len, MSG_DONTWAIT);
+  } else if (nvec > 1) {
+    msghdr m{};
+    m.msg_iov = reinterpret_cast<iovec*>(vec);
+    m.msg_iovlen = static_cast<size_t>(nvec);
+    n = ::recvmsg(fd, &m, MSG_DONTWAIT);
+  }
   int saved = errno;
   if (n > 0) {
     size_t got = static_cast<size_t>(n);

@@ -11,12 +11,15 @@ namespace portico::proxy {
 // Writes what `bev`'s output holds. Returns true when the output is empty afterwards; otherwise
 // EV_WRITE is enabled so the bufferevent finishes the job (and reports errors through its event
 // callback, never from here), and the write callback should call write_drained() when done.
-bool flush_now(bufferevent* bev);
+// Memory-only output (`may_hold_files` false) goes out with send/sendmsg, which skip the file
+// layer (position lock, permission hooks) that libevent's writev goes through; output that may
+// hold file segments (sendfile) is written by libevent.
+bool flush_now(bufferevent* bev, bool may_hold_files = true);
 // From a write callback: stops watching for writability once the output is empty.
 void write_drained(bufferevent* bev);
-// Reads once from `fd` into `bev`'s input with one readv into reserved space (no ioctl, unlike
-// evbuffer_read). For bufferevents whose reading we do ourselves (EV_READ disabled on them).
-// Returns what readv returned (errno is preserved).
+// Reads once from `fd` into `bev`'s input with one recv/recvmsg into reserved space (no ioctl,
+// unlike evbuffer_read; no file layer, unlike readv). For bufferevents whose reading we do
+// ourselves (EV_READ disabled on them). Returns what the call returned (errno is preserved).
 long read_once(bufferevent* bev, int fd);
 // The local port `bev`'s socket is bound to (getsockname; 0 when unknown), for X-Forwarded-Port.
 unsigned short local_port_of(const bufferevent* bev);

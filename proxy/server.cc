@@ -314,7 +314,11 @@ core::Result<uint64_t> Server::reload() {
   target_groups_ = std::move(groups);
   snapshot_ = snap.value();
   for (auto& w : workers_) w->set_snapshot(snapshot_);
-  if (shared_tier_) shared_tier_->set_distributions(*model);
+  if (shared_tier_) {
+    shared_tier_->set_distributions(*model);
+  } else if (model->cache.redis.enabled) {
+    PORTICO_WARN("reload: cache.redis takes effect after a restart (no Redis tier at start)");
+  }
   poke_prober();
   PORTICO_INFO("reload ok generation=%llu", static_cast<unsigned long long>(generation_));
   return generation_;

@@ -223,7 +223,10 @@ core::Status TargetGroup::deregister_target(const TargetAddress& a, TimePoint no
   advance_health(s->health, config_.health_check, HealthEvent::Deregistered);
   s->from_config = false;
   s->drain_deadline = ns(now) + delay_ns_;
-  if (delay_ns_ == 0) advance_health(s->health, config_.health_check, HealthEvent::DrainingExpired);
+  // Nothing in flight: deregistration completes at once (see expire_draining).
+  if (delay_ns_ == 0 || s->outstanding.load(std::memory_order_relaxed) == 0) {
+    advance_health(s->health, config_.health_check, HealthEvent::DrainingExpired);
+  }
   publish_locked(*s, before, ns(now));
   return {};
 }
@@ -233,7 +236,14 @@ size_t TargetGroup::expire_draining(TimePoint now) {
   size_t moved = 0;
   for (size_t i = 0; i < slot_limit(); ++i) {
     Slot& s = slots_[i];
-    if (s.health.state != TargetState::Draining || s.drain_deadline > ns(now)) continue;
+    // ALB: "If a deregistering target has no in-flight requests and no active connections,
+    // Elastic Load Balancing immediately completes the deregistration process, without waiting
+    // for the deregistration delay to elapse" (ALB User Guide, Deregistration delay). Idle
+    // pooled keep-alive connections carry nothing and do not hold a target here.
+    if (s.health.state != TargetState::Draining ||
+        (s.drain_deadline > ns(now) && s.outstanding.load(std::memory_order_relaxed) > 0)) {
+      continue;
+    }
     advance_health(s.health, config_.health_check, HealthEvent::DrainingExpired);
     publish_locked(s, TargetState::Draining, ns(now));
     ++moved;

@@ -108,10 +108,12 @@ class TargetGroup {
   // address is not valid.
   core::Status register_target(const TargetAddress& a, TimePoint now);
   // ELBv2 DeregisterTargets for one target: it gets no new requests and drains for
-  // deregistration_delay (0: unused at once). NotFound when it is not registered.
+  // deregistration_delay, or until its last in-flight request ends (unused at once when none is
+  // in flight or the delay is 0). NotFound when it is not registered.
   core::Status deregister_target(const TargetAddress& a, TimePoint now);
-  // Moves draining targets whose delay is over to unused; returns how many moved. Call on a
-  // timer (next_drain_deadline) and before describe().
+  // Moves draining targets whose delay is over, or that have no request in flight any more, to
+  // unused; returns how many moved. Call on a timer (next_drain_deadline, and polling while a
+  // target drains: in-flight counts change on the data path) and before describe().
   size_t expire_draining(TimePoint now);
   // The earliest draining deadline, or TimePoint::max().
   TimePoint next_drain_deadline() const;

@@ -198,7 +198,10 @@ size_t Session::queued() const {
   return evbuffer_get_length(staging_) + evbuffer_get_length(bufferevent_get_output(bev_));
 }
 
-uint16_t Session::local_port() const { return local_port_of(bev_); }
+uint16_t Session::local_port() const {
+  if (local_port_ == 0) local_port_ = local_port_of(bev_);
+  return local_port_;
+}
 
 void Session::mark_dirty(int32_t stream_id) {
   dirty_.push_back(stream_id);

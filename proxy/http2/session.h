@@ -91,6 +91,7 @@ class Session final : public ClientConnection {
   std::string listener_name_;
   std::string client_ip_;
   uint16_t client_port_;
+  mutable uint16_t local_port_ = 0;  // 0 until first asked
   bool tls_;
   bool closed_ = false;
   bool delete_scheduled_ = false;

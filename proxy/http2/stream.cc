@@ -37,19 +37,13 @@ struct HeadCatcher final : http1::RequestEvents {
 
 }  // namespace
 
-Stream::Stream(Session& session, int32_t id)
-    : session_(session),
-      id_(id),
-      body_in_(evbuffer_new()),
-      out_(evbuffer_new()),
-      data_(evbuffer_new()),
-      rparser_(*this, kMaxResponseHeadBytes, 100) {}
+Stream::Stream(Session& session, int32_t id) : session_(session), id_(id), out_(evbuffer_new()) {}
 
 Stream::~Stream() {
   retire_exchange();
-  evbuffer_free(body_in_);
+  if (body_in_ != nullptr) evbuffer_free(body_in_);
   evbuffer_free(out_);
-  evbuffer_free(data_);
+  if (data_ != nullptr) evbuffer_free(data_);
 }
 
 Worker& Stream::worker() { return session_.worker(); }
@@ -128,14 +122,15 @@ void Stream::on_request_head(bool end_stream) {
     chunked_in_ = true;
   }
   if (end_stream) body_done_ = true;
-  rparser_.set_request_method(req.method);
+  if (!body_done_) body_in_ = evbuffer_new();
+  head_request_ = req.method == core::Method::Head;
   exchange_ = std::make_unique<Exchange>(*this, std::move(req));
   exchange_->start();
 }
 
 void Stream::on_request_data(const uint8_t* data, size_t len) {
   request_bytes_ += len;
-  if (!exchange_ || body_done_) {
+  if (!exchange_ || body_done_ || body_in_ == nullptr) {
     session_.consume(id_, len);  // nobody wants it: keep the windows open
     return;
   }
@@ -183,123 +178,200 @@ void Stream::respond_error(int status) {
   r.pop = worker().snapshot()->model->server.pop;
   r.head_only = method_ == "HEAD";
   write_error_response(out_, r);
-  if (r.head_only) rparser_.set_request_method(core::Method::Head);
+  head_request_ = r.head_only;
   response_done_ = true;
   session_.mark_dirty(id_);
 }
 
 // ---- response ----
 
-void Stream::on_head(core::ResponseHead&& head) { head_ = std::move(head); }
-
-void Stream::on_body(std::string_view data) { evbuffer_add(data_, data.data(), data.size()); }
-
-void Stream::on_complete() { body_complete_ = true; }
-
-// Turns the exchange's HTTP/1.1 bytes into a submitted response and DATA-ready body bytes.
-void Stream::pump_output() {
-  while (!submitted_) {
+// The head at the start of out_, written by the exchange (or respond_error): status line, fields,
+// empty line. Well-formed by construction, so it is scanned in place rather than parsed into a
+// message; names are lower-cased (RFC 9113 §8.2) into per-thread scratch and the field list is
+// handed to nghttp2, which copies it: no allocation per response once warm.
+bool Stream::submit_head() {
+  for (;;) {
     size_t len = evbuffer_get_length(out_);
-    if (len == 0) return;
-    size_t want = std::min(len, kMaxResponseHeadBytes + 16);
-    const char* p =
-        reinterpret_cast<const char*>(evbuffer_pullup(out_, static_cast<ssize_t>(want)));
-    size_t n = rparser_.feed(std::string_view(p, want));
-    if (rparser_.phase() == http1::ParsePhase::Failed) {
-      PORTICO_WARN("http2 stream %d: unparsable response: %s", id_,
-                   rparser_.error().detail.c_str());
+    if (len == 0) return false;
+    evbuffer_ptr end = evbuffer_search(out_, "\r\n\r\n", 4, nullptr);
+    size_t head_len = end.pos < 0 ? len : static_cast<size_t>(end.pos) + 4;
+    if (head_len > kMaxResponseHeadBytes) {
+      PORTICO_WARN("http2 stream %d: response head over %zu bytes", id_, kMaxResponseHeadBytes);
       reset(NGHTTP2_INTERNAL_ERROR);
-      return;
+      return false;
     }
-    if (n == 0) return;  // head incomplete
-    evbuffer_drain(out_, n);
-    if (!head_) continue;  // skipped an interim response
-
-    core::ResponseHead& h = *head_;
-    framing_ = h.framing;
-    remaining_ = h.content_length;
-    if (rparser_.phase() == http1::ParsePhase::Complete) framing_ = core::BodyFraming::None;
-    char status[4];
-    std::to_chars(status, status + 3, h.status);
-    // Per-thread scratch (nghttp2_submit_response copies the fields): no allocation per
-    // response once warm. Names are lower-cased into one buffer reserved up front, so the
-    // pointers into it stay valid (RFC 9113 §8.2: field names are lower case).
+    if (end.pos < 0) return false;  // incomplete
+    const char* p =
+        reinterpret_cast<const char*>(evbuffer_pullup(out_, static_cast<ssize_t>(head_len)));
+    std::string_view head(p, head_len - 2);  // every line ends in CRLF
+    size_t eol = head.find("\r\n");
+    int status = 0;
+    if (eol < 12 || !head.starts_with("HTTP/1.") ||
+        std::from_chars(p + 9, p + 12, status).ptr != p + 12 || status < 100 || status > 999) {
+      PORTICO_WARN("http2 stream %d: unusable response head", id_);
+      reset(NGHTTP2_INTERNAL_ERROR);
+      return false;
+    }
+    if (status < 200) {
+      evbuffer_drain(out_, head_len);  // an interim response (RFC 9110 §15.2): not forwarded
+      continue;
+    }
     thread_local std::vector<nghttp2_nv> nva;
     thread_local std::string names;
     nva.clear();
     names.clear();
-    size_t name_bytes = 0;
-    for (const core::Header& f : h.headers) name_bytes += f.name.size();
-    names.reserve(name_bytes);
+    names.reserve(head_len);  // never reallocated below: the pointers into it stay valid
     nva.push_back({reinterpret_cast<uint8_t*>(const_cast<char*>(":status")),
-                   reinterpret_cast<uint8_t*>(status), 7, 3, NGHTTP2_NV_FLAG_NONE});
-    for (const core::Header& f : h.headers) {
-      if (connection_specific(f.name)) continue;
+                   reinterpret_cast<uint8_t*>(const_cast<char*>(p + 9)), 7, 3,
+                   NGHTTP2_NV_FLAG_NONE});
+    bool chunked = false;
+    bool has_length = false;
+    uint64_t length = 0;
+    for (size_t pos = eol + 2; pos < head.size();) {
+      size_t e = head.find("\r\n", pos);
+      std::string_view f = head.substr(pos, e - pos);
+      pos = e + 2;
+      size_t colon = f.find(':');
+      if (colon == std::string_view::npos || colon == 0) {
+        reset(NGHTTP2_INTERNAL_ERROR);
+        return false;
+      }
+      std::string_view name = f.substr(0, colon);
+      std::string_view value = core::trim_ows(f.substr(colon + 1));
+      if (core::iequals(name, "content-length")) {
+        has_length =
+            std::from_chars(value.data(), value.data() + value.size(), length).ec == std::errc();
+      } else if (core::iequals(name, "transfer-encoding")) {
+        chunked = true;  // the exchange only ever writes "chunked"
+      }
+      if (connection_specific(name)) continue;
       size_t at = names.size();
-      for (char c : f.name) names += core::ascii_lower(c);
+      for (char c : name) names += core::ascii_lower(c);
       nva.push_back({reinterpret_cast<uint8_t*>(names.data() + at),
-                     reinterpret_cast<uint8_t*>(const_cast<char*>(f.value.data())), f.name.size(),
-                     f.value.size(), NGHTTP2_NV_FLAG_NONE});
+                     reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(),
+                     value.size(), NGHTTP2_NV_FLAG_NONE});
+    }
+    if (head_request_ || status == 204 || status == 304) {
+      framing_ = core::BodyFraming::None;
+    } else if (chunked) {
+      framing_ = core::BodyFraming::Chunked;
+      data_ = evbuffer_new();
+    } else if (has_length) {
+      framing_ = length > 0 ? core::BodyFraming::Length : core::BodyFraming::None;
+      remaining_ = length;
+    } else {
+      framing_ = core::BodyFraming::UntilClose;
     }
     nghttp2_data_provider provider{};
     provider.source.ptr = this;
-    provider.read_callback = [](nghttp2_session* ng, int32_t stream_id, uint8_t* /*buf*/,
-                                size_t length, uint32_t* flags, nghttp2_data_source* source,
+    provider.read_callback = [](nghttp2_session* /*ng*/, int32_t /*stream_id*/, uint8_t* /*buf*/,
+                                size_t max, uint32_t* flags, nghttp2_data_source* source,
                                 void* /*user*/) -> ssize_t {
-      (void)ng;
-      (void)stream_id;
-      return static_cast<Stream*>(source->ptr)->read_data(length, flags);
+      return static_cast<Stream*>(source->ptr)->read_data(max, flags);
     };
     bool has_body = framing_ != core::BodyFraming::None;
-    if (!has_body) body_complete_ = true;
     int rv = nghttp2_submit_response(session_.ng(), id_, nva.data(), nva.size(),
                                      has_body ? &provider : nullptr);
+    evbuffer_drain(out_, head_len);
     if (rv != 0) {
       reset(NGHTTP2_INTERNAL_ERROR);
-      return;
+      return false;
     }
     submitted_ = true;
+    return true;
   }
-  size_t len = evbuffer_get_length(out_);
+}
+
+// Our own chunked framing ("<hex>\r\n<data>\r\n" ... "0\r\n\r\n"), from any split.
+bool Stream::decode_chunks() {
+  while (!body_complete_) {
+    size_t len = evbuffer_get_length(out_);
+    switch (chunk_state_) {
+      case ChunkState::Size:
+      case ChunkState::Trailer: {
+        size_t eol_len = 0;
+        evbuffer_ptr e = evbuffer_search_eol(out_, nullptr, &eol_len, EVBUFFER_EOL_CRLF_STRICT);
+        if (e.pos < 0) return len < 4096;  // wait for the rest of the line
+        size_t line_len = static_cast<size_t>(e.pos);
+        if (chunk_state_ == ChunkState::Trailer) {
+          evbuffer_drain(out_, line_len + eol_len);
+          if (line_len == 0) body_complete_ = true;
+          break;
+        }
+        char line[24];
+        if (line_len == 0 || line_len > sizeof line) return false;
+        evbuffer_copyout(out_, line, line_len);
+        uint64_t size = 0;
+        const char* stop = line + line_len;
+        auto [ptr, ec] = std::from_chars(line, stop, size, 16);
+        if (ec != std::errc() || (ptr != stop && *ptr != ';')) return false;
+        evbuffer_drain(out_, line_len + eol_len);
+        chunk_state_ = size == 0 ? ChunkState::Trailer : ChunkState::Data;
+        remaining_ = size;
+        break;
+      }
+      case ChunkState::Data: {
+        if (len == 0) return true;
+        size_t n = static_cast<size_t>(std::min<uint64_t>(len, remaining_));
+        evbuffer_remove_buffer(out_, data_, n);  // moves chains, no copy
+        remaining_ -= n;
+        if (remaining_ == 0) chunk_state_ = ChunkState::DataEnd;
+        break;
+      }
+      case ChunkState::DataEnd:
+        if (len < 2) return true;
+        evbuffer_drain(out_, 2);
+        chunk_state_ = ChunkState::Size;
+        break;
+    }
+  }
+  return true;
+}
+
+// Submits the head once it is complete and makes body bytes available to DATA frames.
+void Stream::pump_output() {
+  if (!submitted_ && !submit_head()) return;
   switch (framing_) {
     case core::BodyFraming::None:
-      evbuffer_drain(out_, len);
+      evbuffer_drain(out_, evbuffer_get_length(out_));
       body_complete_ = true;
       break;
-    case core::BodyFraming::Length: {
-      size_t n = static_cast<size_t>(std::min<uint64_t>(len, remaining_));
-      if (n > 0) evbuffer_remove_buffer(out_, data_, n);  // moves chains, no copy
-      remaining_ -= n;
-      if (remaining_ == 0) body_complete_ = true;
+    case core::BodyFraming::Length:
+      if (evbuffer_get_length(out_) >= remaining_) body_complete_ = true;
       break;
-    }
     case core::BodyFraming::UntilClose:
-      evbuffer_add_buffer(data_, out_);
       if (response_done_) body_complete_ = true;
       break;
     case core::BodyFraming::Chunked:
-      while (!body_complete_ && evbuffer_get_length(out_) > 0) {
-        evbuffer_iovec vec{};
-        if (evbuffer_peek(out_, -1, nullptr, &vec, 1) < 1) break;
-        size_t n =
-            rparser_.feed(std::string_view(static_cast<const char*>(vec.iov_base), vec.iov_len));
-        if (rparser_.phase() == http1::ParsePhase::Failed) {
-          reset(NGHTTP2_INTERNAL_ERROR);
-          return;
-        }
-        evbuffer_drain(out_, n);
-        if (n == 0) break;
+      if (!decode_chunks()) {
+        PORTICO_WARN("http2 stream %d: invalid chunked body from the exchange", id_);
+        reset(NGHTTP2_INTERNAL_ERROR);
+        return;
       }
       break;
   }
-  if (data_deferred_ && (evbuffer_get_length(data_) > 0 || body_complete_)) {
+  if (data_deferred_ && (body_ready() > 0 || body_complete_)) {
     data_deferred_ = false;
     nghttp2_session_resume_data(session_.ng(), id_);
   }
 }
 
+size_t Stream::body_ready() const {
+  switch (framing_) {
+    case core::BodyFraming::None:
+      return 0;
+    case core::BodyFraming::Length:
+      return static_cast<size_t>(std::min<uint64_t>(evbuffer_get_length(out_), remaining_));
+    case core::BodyFraming::UntilClose:
+      return evbuffer_get_length(out_);
+    case core::BodyFraming::Chunked:
+      return evbuffer_get_length(data_);
+  }
+  return 0;
+}
+
 long Stream::read_data(size_t max, uint32_t* flags) {
-  size_t avail = evbuffer_get_length(data_);
+  size_t avail = body_ready();
   if (avail == 0) {
     if (body_complete_) {
       *flags |= NGHTTP2_DATA_FLAG_EOF;
@@ -310,17 +382,21 @@ long Stream::read_data(size_t max, uint32_t* flags) {
   }
   size_t n = std::min(avail, max);
   *flags |= NGHTTP2_DATA_FLAG_NO_COPY;
-  if (body_complete_ && n == avail) *flags |= NGHTTP2_DATA_FLAG_EOF;
+  bool last = framing_ == core::BodyFraming::Length ? n == remaining_ : n == avail;
+  if (body_complete_ && last) *flags |= NGHTTP2_DATA_FLAG_EOF;
   return static_cast<long>(n);
 }
 
 void Stream::write_data(evbuffer* out, size_t length) {
-  evbuffer_remove_buffer(data_, out, length);
+  evbuffer_remove_buffer(body_source(), out, length);
+  if (framing_ == core::BodyFraming::Length) remaining_ -= length;
 }
 
 void Stream::after_send() {
   if (!exchange_paused_ || !exchange_ || closed_) return;
-  if (evbuffer_get_length(out_) + evbuffer_get_length(data_) > kOutputLowWatermark) return;
+  if (evbuffer_get_length(out_) + (data_ ? evbuffer_get_length(data_) : 0) > kOutputLowWatermark) {
+    return;
+  }
   exchange_paused_ = false;
   exchange_->on_downstream_drained();
 }
@@ -335,7 +411,8 @@ void Stream::run() {
 // ---- Downstream ----
 
 bool Stream::output_full() const {
-  bool full = evbuffer_get_length(out_) + evbuffer_get_length(data_) >= kOutputHighWatermark;
+  size_t queued = evbuffer_get_length(out_) + (data_ ? evbuffer_get_length(data_) : 0);
+  bool full = queued >= kOutputHighWatermark;
   if (full) const_cast<Stream*>(this)->exchange_paused_ = true;
   return full;
 }

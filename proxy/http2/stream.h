@@ -2,20 +2,20 @@
 // header and header fields are written out as an HTTP/1.1 head and run through the same strict
 // http1::RequestParser the HTTP/1.1 side uses (RFC 9113 §8.3.1: :authority becomes Host; §8.2.3:
 // cookie fields are joined with "; "), so routing, caching and origins see identical requests.
-// The Exchange answers in HTTP/1.1 bytes; the stream parses them back with http1::ResponseParser
-// into a HEADERS frame (connection-specific fields dropped, RFC 9113 §8.2.2) and DATA frames,
-// moving Content-Length bodies between evbuffers without copying. Loop thread only.
+// The Exchange answers in HTTP/1.1 bytes. Those are Portico's own (an origin's head was parsed
+// strictly and re-serialised by the exchange), so the stream scans the head in place into a
+// HEADERS frame (connection-specific fields dropped, RFC 9113 §8.2.2) without building a
+// message, and sends Content-Length and close-delimited bodies as DATA straight from the output
+// buffer; only chunked bodies are decoded (into data_). Loop thread only.
 #pragma once
 
 #include <cstdint>
 #include <memory>
-#include <optional>
 #include <string>
 #include <string_view>
 
 #include "core/http.h"
 #include "proxy/downstream.h"
-#include "proxy/http1/parser.h"
 
 struct evbuffer;
 
@@ -27,7 +27,7 @@ namespace portico::proxy::http2 {
 
 class Session;
 
-class Stream final : public Downstream, public http1::ResponseEvents {
+class Stream final : public Downstream {
  public:
   Stream(Session& session, int32_t id);
   ~Stream() override;
@@ -74,13 +74,15 @@ class Stream final : public Downstream, public http1::ResponseEvents {
   void close_now() override;
 
  private:
-  // http1::ResponseEvents: the exchange's own HTTP/1.1 output parsed back.
-  void on_head(core::ResponseHead&& head) override;
-  void on_body(std::string_view data) override;
-  void on_complete() override;
-
   void respond_error(int status);
   void pump_output();
+  // Submits the head at the start of out_; false while it is incomplete (or on a reset).
+  bool submit_head();
+  // Moves decoded chunk data from out_ to data_; sets body_complete_ at the last chunk.
+  bool decode_chunks();
+  // Where DATA frames come from: data_ for chunked bodies, else out_ itself.
+  evbuffer* body_source() const { return framing_ == core::BodyFraming::Chunked ? data_ : out_; }
+  size_t body_ready() const;
   void feed_body();
   void retire_exchange();
   void reset(uint32_t error_code);
@@ -97,19 +99,20 @@ class Stream final : public Downstream, public http1::ResponseEvents {
   size_t field_bytes_ = 0;
   bool has_content_length_ = false;
   bool expect_continue_ = false;
-  // Request body: bytes the exchange has not taken yet, and how it takes them.
-  evbuffer* body_in_;
+  // Request body: bytes the exchange has not taken yet (created with the first body byte).
+  evbuffer* body_in_ = nullptr;
   bool chunked_in_ = false;
   bool body_done_ = true;
   bool body_end_pending_ = false;  // END_STREAM seen; tell the exchange once body_in_ is empty
   uint64_t request_bytes_ = 0;
   // Response.
-  evbuffer* out_;   // the exchange's HTTP/1.1 bytes
-  evbuffer* data_;  // body bytes waiting for DATA frames
-  http1::ResponseParser rparser_;
-  std::optional<core::ResponseHead> head_;
+  evbuffer* out_;             // the exchange's HTTP/1.1 bytes
+  evbuffer* data_ = nullptr;  // decoded chunked body bytes waiting for DATA frames
   core::BodyFraming framing_ = core::BodyFraming::None;
-  uint64_t remaining_ = 0;
+  uint64_t remaining_ = 0;  // Length: body bytes not yet sent; Chunked: left in this chunk
+  enum class ChunkState : uint8_t { Size, Data, DataEnd, Trailer };
+  ChunkState chunk_state_ = ChunkState::Size;
+  bool head_request_ = false;
   bool submitted_ = false;        // HEADERS submitted
   bool body_complete_ = false;    // every body byte is in data_
   bool data_deferred_ = false;    // read_data returned DEFERRED

@@ -22,6 +22,7 @@ constexpr size_t kMaxProbeHead = 16 * 1024;
 // New registrations are found by poke(); this bounds how late anything else can be noticed.
 constexpr std::chrono::milliseconds kMaxSleep{1'000};
 constexpr std::chrono::milliseconds kMinSleep{5};
+constexpr std::chrono::milliseconds kDrainPoll{50};
 
 socklen_t to_sockaddr(const routing::TargetAddress& a, sockaddr_storage& ss) {
   std::memset(&ss, 0, sizeof ss);
@@ -106,7 +107,10 @@ void Prober::poke() {
       tasks.clear();
       g->due_probes(now, tasks);
       for (const routing::ProbeTask& t : tasks) launch(g, t);
-      next = std::min({next, g->next_probe_at(), g->next_drain_deadline()});
+      TimePoint drain = g->next_drain_deadline();
+      // While a target drains, look again soon: it completes once nothing is in flight.
+      if (drain != TimePoint::max()) drain = std::min(drain, now + kDrainPoll);
+      next = std::min({next, g->next_probe_at(), drain});
     }
   }
   auto sleep = std::chrono::duration_cast<std::chrono::milliseconds>(next - now);

@@ -8,7 +8,8 @@ test_load_balancer.py's static checks.
                         and no request fails after that; restarted, it is healthy again after
                         healthy_threshold checks (not one sooner) and takes traffic.
   DrainingTest          deregistering a target with a 5 s request in flight: the request finishes
-                        whole, new requests go elsewhere, `draining` for deregistration_delay.
+                        whole, new requests go elsewhere, `draining` until that request ends
+                        (ALB completes early when nothing is in flight), not the full delay.
   ChurnTest             targets registered and deregistered through the admin API while client
                         threads run: every request answered 200 by the backend it names.
 
@@ -556,11 +557,10 @@ class DrainingTest(LbCase):
         self.assertEqual((r.status, r.backend, r.error), (200, gone.name, None), r)
         self.assertEqual(len(r.body), self.BYTES)
         self.assertTrue(r.body == h.pattern_bytes(self.BYTES), "body differs")
-        if time.monotonic() < deregistered + self.DELAY - 0.5:
-            t = self.health("drain")[gone.key]
-            self.assertEqual((t["state"], t["outstanding"]), ("draining", 0), t)
+        finished_at = time.monotonic()
 
-        # After the delay: gone, or listed as `unused` (Target.NotRegistered), as the docs say.
+        # ALB: with no request in flight any more the deregistration completes without waiting
+        # for the delay; the target is gone or listed as `unused` (Target.NotRegistered).
         def finished():
             t = self.health("drain").get(gone.key)
             return t is None or t["state"] == "unused"
@@ -568,9 +568,10 @@ class DrainingTest(LbCase):
         h.wait_until(finished, timeout=self.DELAY + SLACK + 5, interval=0.05,
                      message="the draining target gone")
         took = time.monotonic() - deregistered
-        sys.stderr.write(f"  [drained {took:.1f} s after the DELETE] ")
-        self.assertGreaterEqual(took, self.DELAY - 0.1)
-        self.assertLessEqual(took, self.DELAY + SLACK)
+        sys.stderr.write(f"  [drained {took:.1f} s after the DELETE, "
+                         f"{time.monotonic() - finished_at:.2f} s after its last request] ")
+        self.assertLess(took, self.DELAY - 0.5)  # the request took about 5 s of the 6
+        self.assertLess(time.monotonic() - finished_at, 1.0)
         t = self.health("drain").get(gone.key)
         if t is not None:
             self.assertEqual(t["reason"], "Target.NotRegistered", t)
