@@ -7,6 +7,7 @@
 
 #include "config/loader.h"
 #include "core/http.h"
+#include "tests/unit/config/load_util.h"
 
 using portico::config::CacheBehavior;
 using portico::config::load_string;
@@ -14,17 +15,8 @@ using portico::config::Model;
 
 namespace {
 
-Model load_ok(const std::string& yaml) {
-  auto r = load_string(yaml, "t.yaml");
-  if (!r.ok()) FAIL(r.error().detail);
-  return std::move(r).value();
-}
-
-std::string load_error(const std::string& yaml) {
-  auto r = load_string(yaml, "t.yaml");
-  REQUIRE_FALSE(r.ok());
-  return r.error().detail;
-}
+using portico::config::test::load_error;
+using portico::config::test::load_ok;
 
 // Cache policies `policies` (lines from 1), then a distribution whose behaviors are `behaviors`
 // (flow maps, one per line, from line N+7 when `policies` has N lines).

@@ -4,24 +4,15 @@
 #include <string>
 
 #include "config/loader.h"
+#include "tests/unit/config/load_util.h"
 
 using portico::config::load_string;
 using portico::config::Model;
 
 namespace {
 
-Model load_ok(const std::string& yaml) {
-  auto r = load_string(yaml, "t.yaml");
-  if (!r.ok()) FAIL(r.error().detail);
-  return std::move(r).value();
-}
-
-std::string load_error(const std::string& yaml) {
-  auto r = load_string(yaml, "t.yaml");
-  REQUIRE_FALSE(r.ok());
-  CHECK(r.error().kind == portico::core::ErrorKind::Config);
-  return r.error().detail;
-}
+using portico::config::test::load_error;
+using portico::config::test::load_ok;
 
 std::string with_cache(const std::string& cache) {
   return "cache: " + cache +

@@ -10,6 +10,7 @@
 
 #include "config/loader.h"
 #include "config/ssl_policy.h"
+#include "tests/unit/config/load_util.h"
 
 using Catch::Contains;
 using portico::config::CertificateType;
@@ -20,6 +21,9 @@ using portico::config::Model;
 using portico::config::UnknownSni;
 
 namespace {
+
+using portico::config::test::load_error;
+using portico::config::test::load_ok;
 
 class TempDir {
  public:
@@ -52,19 +56,6 @@ std::string with(const std::string& extra) {
 }
 
 const std::string kHttp = "listeners: [{name: http, address: 127.0.0.1:8080}]\n";
-
-Model load_ok(const std::string& yaml, const std::string& base_dir = ".") {
-  auto r = load_string(yaml, "t.yaml", base_dir);
-  if (!r.ok()) FAIL(r.error().detail);
-  return std::move(r).value();
-}
-
-std::string load_error(const std::string& yaml, const std::string& base_dir = ".") {
-  auto r = load_string(yaml, "t.yaml", base_dir);
-  REQUIRE_FALSE(r.ok());
-  CHECK(r.error().kind == portico::core::ErrorKind::Config);
-  return r.error().detail;
-}
 
 // An HTTPS listener (line 7) using certificate `site` (line 6) with `fields` added to it.
 std::string https(const std::string& fields) {

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "config/loader.h"
+#include "tests/unit/config/load_util.h"
 
 using Catch::Matchers::Contains;
 using portico::config::load_string;
@@ -11,6 +12,9 @@ using portico::config::Model;
 using portico::config::OriginKind;
 
 namespace {
+
+using portico::config::test::load_error;
+using portico::config::test::load_ok;
 
 // Line 5 holds the distribution's origin `{id: o, <origin>}`.
 std::string lb_config(const std::string& origin) {
@@ -20,12 +24,6 @@ std::string lb_config(const std::string& origin) {
          "distributions:\n"
          "  - {id: web, origins: [{id: o, " +
          origin + "}], default_cache_behavior: {target_origin_id: o}}\n";
-}
-
-std::string load_error(const std::string& yaml) {
-  auto r = load_string(yaml, "t.yaml", ".");
-  REQUIRE_FALSE(r.ok());
-  return r.error().detail;
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "config/loader.h"
+#include "tests/unit/config/load_util.h"
 
 using portico::config::Duration;
 using portico::config::ForwardAction;
@@ -20,18 +21,8 @@ using portico::config::TargetGroup;
 
 namespace {
 
-Model load_ok(const std::string& yaml) {
-  auto r = load_string(yaml, "t.yaml");
-  if (!r.ok()) FAIL(r.error().detail);
-  return std::move(r).value();
-}
-
-std::string load_error(const std::string& yaml) {
-  auto r = load_string(yaml, "t.yaml");
-  REQUIRE_FALSE(r.ok());
-  CHECK(r.error().kind == portico::core::ErrorKind::Config);
-  return r.error().detail;
-}
+using portico::config::test::load_error;
+using portico::config::test::load_ok;
 
 // One listener and one distribution (lines 1-5); blocks follow from line 6.
 const std::string kHead =

@@ -11,6 +11,7 @@
 
 #include "config/values.h"
 #include "core/http.h"
+#include "tests/unit/config/load_util.h"
 
 using portico::config::Duration;
 using portico::config::load_file;
@@ -20,6 +21,9 @@ using portico::core::Method;
 using portico::core::method_bit;
 
 namespace {
+
+using portico::config::test::load_error;
+using portico::config::test::load_ok;
 
 constexpr uint32_t kGetHead = method_bit(Method::Get) | method_bit(Method::Head);
 constexpr uint32_t kAll = kGetHead | method_bit(Method::Options) | method_bit(Method::Put) |
@@ -44,20 +48,6 @@ class TempDir {
  private:
   std::string path_;
 };
-
-Model load_ok(const std::string& yaml, const std::string& base_dir = ".") {
-  auto r = load_string(yaml, "t.yaml", base_dir);
-  if (!r.ok()) FAIL(r.error().detail);
-  return std::move(r).value();
-}
-
-std::string load_error(const std::string& yaml, const std::string& base_dir = ".") {
-  auto r = load_string(yaml, "t.yaml", base_dir);
-  REQUIRE_FALSE(r.ok());
-  CHECK(r.error().kind == portico::core::ErrorKind::Config);
-  CHECK(r.error().side == portico::core::Side::Internal);
-  return r.error().detail;
-}
 
 // One listener, one distribution with one custom origin; `extra` is appended at the top level.
 std::string minimal(const std::string& extra = "") {

@@ -7,6 +7,7 @@
 
 #include "config/loader.h"
 #include "config/managed_policies.h"
+#include "tests/unit/config/load_util.h"
 
 using portico::config::CachePolicy;
 using portico::config::ItemBehavior;
@@ -17,20 +18,10 @@ using portico::config::OriginRequestPolicy;
 
 namespace {
 
+using portico::config::test::load_error;
+using portico::config::test::load_ok;
+
 using Items = std::vector<std::string>;
-
-Model load_ok(const std::string& yaml) {
-  auto r = load_string(yaml, "t.yaml");
-  if (!r.ok()) FAIL(r.error().detail);
-  return std::move(r).value();
-}
-
-std::string load_error(const std::string& yaml) {
-  auto r = load_string(yaml, "t.yaml");
-  REQUIRE_FALSE(r.ok());
-  CHECK(r.error().kind == portico::core::ErrorKind::Config);
-  return r.error().detail;
-}
 
 // One listener and one distribution, to append after policy blocks. `behavior` is added to the
 // default behavior's flow map (line N+5 when the text before has N lines, column 51);

@@ -7,6 +7,7 @@
 
 #include "config/loader.h"
 #include "config/values.h"
+#include "tests/unit/config/load_util.h"
 
 using portico::config::Duration;
 using portico::config::load_string;
@@ -16,6 +17,9 @@ using portico::config::OriginKind;
 using portico::config::S3Origin;
 
 namespace {
+
+using portico::config::test::load_error;
+using portico::config::test::load_ok;
 
 // One listener, one distribution whose only origin (line 4) is `{id: o, s3_origin: {<kv>}}`.
 std::string s3_config(const std::string& kv) {
@@ -28,22 +32,9 @@ std::string s3_config(const std::string& kv) {
          "    default_cache_behavior: {target_origin_id: o}\n";
 }
 
-Model load_ok(const std::string& yaml) {
-  auto r = load_string(yaml, "t.yaml", ".");
-  if (!r.ok()) FAIL(r.error().detail);
-  return std::move(r).value();
-}
-
 const S3Origin& s3_of(const Model& m) {
   REQUIRE(m.distributions[0].origins[0].kind == OriginKind::S3);
   return m.distributions[0].origins[0].s3;
-}
-
-std::string load_error(const std::string& yaml) {
-  auto r = load_string(yaml, "t.yaml", ".");
-  REQUIRE_FALSE(r.ok());
-  CHECK(r.error().kind == portico::core::ErrorKind::Config);
-  return r.error().detail;
 }
 
 }  // namespace
