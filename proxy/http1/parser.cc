@@ -286,6 +286,12 @@ constexpr int kMaxEmptyLinesBeforeRequest = 4;
 
 }  // namespace
 
+bool valid_origin_target(std::string_view target) {
+  return !target.empty() && target.front() == '/' && valid_target(target.data(), target.size());
+}
+
+bool valid_host(std::string_view authority) { return valid_authority(authority, false); }
+
 // ---------------------------------------------------------------------------------------------
 // detail::BodyDecoder
 

@@ -113,6 +113,12 @@ class ResponseEvents {
   virtual void on_complete() = 0;
 };
 
+// Checks shared with HTTP/2 (proxy/http2/stream.cc builds ordinary request heads itself from
+// fields nghttp2 has already validated, RFC 9113 §8.2.1): an origin-form request-target's bytes
+// (RFC 9112 §3.2: visible ASCII, no '#') and a Host / :authority value (uri-host [":" port]).
+bool valid_origin_target(std::string_view target);
+bool valid_host(std::string_view authority);
+
 // Parses one request at a time.
 //
 // feed() contract:

@@ -74,27 +74,73 @@ bool Stream::add_field(std::string_view name, std::string_view value) {
     return true;
   }
   if (name == "te") return true;  // only "trailers" is allowed; meaningless past this hop
-  if (name == "host" && !authority_.empty()) return true;
-  if (name == "content-length") has_content_length_ = true;
-  if (name == "expect") expect_continue_ = core::iequals(value, "100-continue");
-  fields_.append(name).append(": ").append(value).append("\r\n");
+  if (name == "host") {
+    if (!authority_.empty()) return true;
+    unusual_ = true;
+  }
+  if (name == "content-length") {
+    has_content_length_ = true;
+    unusual_ = true;
+  }
+  if (name == "expect") {
+    expect_continue_ = core::iequals(value, "100-continue");
+    unusual_ = true;
+  }
+  // Pseudo-header fields all come first (RFC 9113 §8.3, enforced by nghttp2): Host leads.
+  if (!host_added_ && !authority_.empty()) {
+    fields_.add("Host", authority_);
+    host_added_ = true;
+  }
+  fields_.add(name, value);
   return true;
 }
 
-void Stream::on_request_head(bool end_stream) {
+bool Stream::direct_request(bool end_stream) const {
+  const config::Server& cfg = session_.worker().snapshot()->model->server;
+  return end_stream && !unusual_ && !authority_.empty() && fields_.size() <= cfg.max_header_count &&
+         method_.size() + path_.size() + 10 <= cfg.max_request_line_bytes && method_ != "CONNECT" &&
+         http1::valid_origin_target(path_) && http1::valid_host(authority_);
+}
+
+// Returns false (after answering the error) when the head is refused.
+bool Stream::build_request(bool end_stream, core::RequestHead& req) {
+  if (!host_added_ && !authority_.empty()) {
+    fields_.add("Host", authority_);
+    host_added_ = true;
+  }
+  // What the access log counts (cs-bytes): the size of the equivalent HTTP/1.1 head.
+  bool chunked_body = !end_stream && !has_content_length_;
+  size_t bytes = method_.size() + path_.size() + 14;  // "M P HTTP/1.1\r\n" + the empty line
+  for (const core::Header& f : fields_) bytes += f.name.size() + f.value.size() + 4;
+  if (!cookie_.empty()) bytes += cookie_.size() + 10;
+  if (chunked_body) bytes += 28;
+  request_bytes_ = bytes;
+  if (direct_request(end_stream)) {
+    req.method_token = std::move(method_);
+    req.method = core::parse_method(req.method_token);
+    size_t q = path_.find('?');
+    req.path.assign(path_, 0, q);
+    if (q != std::string::npos) {
+      req.has_query = true;
+      req.query.assign(path_, q + 1);
+    }
+    req.target = std::move(path_);
+    req.authority = core::to_lower(authority_);
+    if (!cookie_.empty()) fields_.add("Cookie", cookie_);
+    req.headers = std::move(fields_);
+    req.version_minor = 1;
+    return true;
+  }
   std::string head;
-  head.reserve(method_.size() + path_.size() + authority_.size() + fields_.size() + cookie_.size() +
-               64);
+  head.reserve(bytes);
   head.append(method_).append(" ").append(path_).append(" HTTP/1.1\r\n");
-  if (!authority_.empty()) head.append("Host: ").append(authority_).append("\r\n");
-  head += fields_;
+  for (const core::Header& f : fields_)
+    head.append(f.name).append(": ").append(f.value).append("\r\n");
   if (!cookie_.empty()) head.append("Cookie: ").append(cookie_).append("\r\n");
   // A body without Content-Length is delimited by END_STREAM: present it as chunked.
-  if (!end_stream && !has_content_length_) head += "Transfer-Encoding: chunked\r\n";
+  if (chunked_body) head += "Transfer-Encoding: chunked\r\n";
   head += "\r\n";
-  request_bytes_ = head.size();
-  fields_.clear();
-  fields_.shrink_to_fit();
+  fields_ = core::Headers{};
   cookie_.clear();
 
   const config::Server& cfg = worker().snapshot()->model->server;
@@ -110,9 +156,15 @@ void Stream::on_request_head(bool end_stream) {
     worker().stats().parse_errors.add();
     int status = parser.phase() == http1::ParsePhase::Failed ? parser.error().status : 400;
     respond_error(status != 0 ? status : 400);
-    return;
+    return false;
   }
-  core::RequestHead req = std::move(*catcher.head);
+  req = std::move(*catcher.head);
+  return true;
+}
+
+void Stream::on_request_head(bool end_stream) {
+  core::RequestHead req;
+  if (!build_request(end_stream, req)) return;
   req.keep_alive = true;
   body_done_ = true;
   if (req.framing == core::BodyFraming::Length && req.content_length > 0) {

@@ -1,7 +1,9 @@
-// http2::Stream: one HTTP/2 request stream as an Exchange's Downstream. The request's pseudo-
-// header and header fields are written out as an HTTP/1.1 head and run through the same strict
-// http1::RequestParser the HTTP/1.1 side uses (RFC 9113 §8.3.1: :authority becomes Host; §8.2.3:
-// cookie fields are joined with "; "), so routing, caching and origins see identical requests.
+// http2::Stream: one HTTP/2 request stream as an Exchange's Downstream. RFC 9113 §8.3.1:
+// :authority becomes Host; §8.2.3: cookie fields are joined with "; ". An ordinary request (no
+// body, no Content-Length / Expect / Host field, within the limits, a valid origin-form :path
+// and :authority) becomes a core::RequestHead directly from the fields nghttp2 has checked; any
+// other is written out as an HTTP/1.1 head and run through the same strict http1::RequestParser
+// the HTTP/1.1 side uses, so routing, caching and origins see identical requests either way.
 // The Exchange answers in HTTP/1.1 bytes. Those are Portico's own (an origin's head was parsed
 // strictly and re-serialised by the exchange), so the stream scans the head in place into a
 // HEADERS frame (connection-specific fields dropped, RFC 9113 §8.2.2) without building a
@@ -74,6 +76,9 @@ class Stream final : public Downstream {
   void close_now() override;
 
  private:
+  // The request head from the collected fields: directly, or through http1::RequestParser.
+  bool build_request(bool end_stream, core::RequestHead& out);
+  bool direct_request(bool end_stream) const;
   void respond_error(int status);
   void pump_output();
   // Submits the head at the start of out_; false while it is incomplete (or on a reset).
@@ -94,9 +99,11 @@ class Stream final : public Downstream {
   std::string method_;
   std::string path_;
   std::string authority_;
-  std::string fields_;  // "name: value\r\n" lines
+  core::Headers fields_;  // Host (from :authority) first, then the regular fields
   std::string cookie_;
   size_t field_bytes_ = 0;
+  bool host_added_ = false;
+  bool unusual_ = false;  // a field the direct path leaves to the HTTP/1.1 parser
   bool has_content_length_ = false;
   bool expect_continue_ = false;
   // Request body: bytes the exchange has not taken yet (created with the first body byte).
