@@ -728,8 +728,9 @@ void ResponseParser::set_request_method(core::Method method) { request_method_ =
 void ResponseParser::reset_head() {
   scan_ = detail::HeadScan{};
   facts_ = detail::FieldFacts{};
+  // No reserve here: every Exchange owns a parser, and a cache hit never parses a response
+  // (Headers::add sizes the field vector on the first field).
   head_ = core::ResponseHead{};
-  head_.headers.reserve(16);
 }
 
 void ResponseParser::reset() {
