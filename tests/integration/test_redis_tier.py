@@ -163,6 +163,31 @@ class Load:
             return sorted(dt for t0, dt in self.latencies if t_from <= t0 < t_to)
 
 
+def herd(case, edges, path, n, body):
+    """`n` viewers released together, alternating over `edges`: every one gets 200 and `body`."""
+    barrier = threading.Barrier(n)
+    results = []
+    lock = threading.Lock()
+
+    def viewer(k):
+        barrier.wait()
+        try:
+            r = h.get(edges[k % len(edges)].port(), path, timeout=15)
+            out = (r.status, r.body)
+        except Exception as e:  # noqa: BLE001
+            out = (0, repr(e).encode())
+        with lock:
+            results.append(out)
+
+    threads = [threading.Thread(target=viewer, args=(k,)) for k in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    case.assertEqual(len(results), n)
+    case.assertEqual([r for r in results if r != (200, body)], [])
+
+
 def percentile(values, p):
     if not values:
         return 0.0
@@ -322,28 +347,7 @@ class SharedTierTest(h.PorticoTestCase):
 
     def test_concurrent_misses_over_both_edges_make_one_origin_request(self):
         self.serve("/herd.txt", b"one fetch\n", delay=0.3)
-        barrier = threading.Barrier(100)
-        results = []
-        lock = threading.Lock()
-
-        def viewer(k):
-            edge = self.a if k % 2 == 0 else self.b
-            barrier.wait()
-            try:
-                r = h.get(edge.port(), "/herd.txt", timeout=15)
-                out = (r.status, r.body)
-            except Exception as e:  # noqa: BLE001
-                out = (0, repr(e).encode())
-            with lock:
-                results.append(out)
-
-        threads = [threading.Thread(target=viewer, args=(k,)) for k in range(100)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(30)
-        self.assertEqual(len(results), 100)
-        self.assertEqual([r for r in results if r != (200, b"one fetch\n")], [])
+        herd(self, [self.a, self.b], "/herd.txt", 100, b"one fetch\n")
         self.assertEqual(count(self.origin, "/herd.txt"), 1)
         waited = stats(self.a)["redis"]["lock_wait_hits"] + stats(self.b)["redis"]["lock_wait_hits"]
         self.assertGreaterEqual(waited, 1)
@@ -486,28 +490,7 @@ class FleetLockAndConfigTest(h.PorticoTestCase):
         self.routes.set("/slow.txt", lambda rec: h.Response(200, b"slow once\n", [], 1.5))
         renewed = stats(self.a)["redis"]["lock_extensions"] + \
             stats(self.b)["redis"]["lock_extensions"]
-        barrier = threading.Barrier(20)
-        results = []
-        lock = threading.Lock()
-
-        def viewer(k):
-            edge = self.a if k % 2 == 0 else self.b
-            barrier.wait()
-            try:
-                r = h.get(edge.port(), "/slow.txt", timeout=15)
-                out = (r.status, r.body)
-            except Exception as e:  # noqa: BLE001
-                out = (0, repr(e).encode())
-            with lock:
-                results.append(out)
-
-        threads = [threading.Thread(target=viewer, args=(k,)) for k in range(20)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(30)
-        self.assertEqual(len(results), 20)
-        self.assertEqual([r for r in results if r != (200, b"slow once\n")], [])
+        herd(self, [self.a, self.b], "/slow.txt", 20, b"slow once\n")
         self.assertEqual(count(self.origin, "/slow.txt"), 1)
         sa, sb = stats(self.a)["redis"], stats(self.b)["redis"]
         self.assertGreaterEqual(sa["lock_extensions"] + sb["lock_extensions"] - renewed, 3)

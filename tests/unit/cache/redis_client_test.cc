@@ -43,10 +43,7 @@ core::Result<RedisReply> call(core::Loop& loop, RedisClient& c, std::string_view
 }  // namespace
 
 TEST_CASE("redis client: pipelined commands and replies", "[cache][redis]") {
-  if (!test::have_redis()) {
-    WARN("redis-server not installed: skipped");
-    return;
-  }
+  PORTICO_SKIP_WITHOUT_REDIS();
   RedisServer server;
   core::Loop loop;
   RedisClientStats stats;
@@ -99,10 +96,7 @@ TEST_CASE("redis client: pipelined commands and replies", "[cache][redis]") {
 
 TEST_CASE("redis client: deadlines, the breaker, and recovery from a stalled server",
           "[cache][redis]") {
-  if (!test::have_redis()) {
-    WARN("redis-server not installed: skipped");
-    return;
-  }
+  PORTICO_SKIP_WITHOUT_REDIS();
   RedisServer server;
   core::Loop loop;
   RedisClientStats stats;
@@ -147,10 +141,7 @@ TEST_CASE("redis client: deadlines, the breaker, and recovery from a stalled ser
 }
 
 TEST_CASE("redis client: a killed server fails fast, then reconnects", "[cache][redis]") {
-  if (!test::have_redis()) {
-    WARN("redis-server not installed: skipped");
-    return;
-  }
+  PORTICO_SKIP_WITHOUT_REDIS();
   RedisServer server;
   core::Loop loop;
   RedisClientStats stats;
@@ -185,10 +176,7 @@ TEST_CASE("redis client: a killed server fails fast, then reconnects", "[cache][
 }
 
 TEST_CASE("redis client: AUTH and SELECT", "[cache][redis]") {
-  if (!test::have_redis()) {
-    WARN("redis-server not installed: skipped");
-    return;
-  }
+  PORTICO_SKIP_WITHOUT_REDIS();
   RedisServer server({"--requirepass", "s3cret"});
   core::Loop loop;
   RedisClientStats stats;
@@ -212,10 +200,7 @@ TEST_CASE("redis client: AUTH and SELECT", "[cache][redis]") {
 }
 
 TEST_CASE("redis client: pub/sub, resubscribed after a restart", "[cache][redis]") {
-  if (!test::have_redis()) {
-    WARN("redis-server not installed: skipped");
-    return;
-  }
+  PORTICO_SKIP_WITHOUT_REDIS();
   RedisServer server;
   core::Loop loop;
   RedisClientStats stats;
@@ -240,10 +225,7 @@ TEST_CASE("redis client: pub/sub, resubscribed after a restart", "[cache][redis]
 }
 
 TEST_CASE("redis client: a host name is resolved off the loop", "[cache][redis]") {
-  if (!test::have_redis()) {
-    WARN("redis-server not installed: skipped");
-    return;
-  }
+  PORTICO_SKIP_WITHOUT_REDIS();
   RedisServer server;
   core::Loop loop;
 
@@ -329,10 +311,7 @@ TEST_CASE("redis client: a host name is resolved off the loop", "[cache][redis]"
 
 TEST_CASE("redis client: cluster routing, MOVED and ASK through a live reshard",
           "[cache][redis][cluster]") {
-  if (!test::have_redis()) {
-    WARN("redis-server not installed: skipped");
-    return;
-  }
+  PORTICO_SKIP_WITHOUT_REDIS();
   RedisCluster cluster;
   core::Loop loop;
   RedisClientStats stats;
@@ -407,10 +386,7 @@ TEST_CASE("redis client: cluster routing, MOVED and ASK through a live reshard",
 
 TEST_CASE("redis client: cluster failover (a master killed, its replica promoted)",
           "[cache][redis][cluster]") {
-  if (!test::have_redis()) {
-    WARN("redis-server not installed: skipped");
-    return;
-  }
+  PORTICO_SKIP_WITHOUT_REDIS();
   RedisCluster cluster(1);
   size_t victim = 0;
   while (victim < cluster.size() && !cluster.is_master(victim)) ++victim;

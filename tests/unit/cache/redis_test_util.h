@@ -33,6 +33,15 @@ inline const char* kRedisCli = "/usr/bin/redis-cli";
 
 inline bool have_redis() { return ::access(kRedisServer, X_OK) == 0; }
 
+// First statement of a test that needs a real redis-server: skips (with a warning) without one.
+#define PORTICO_SKIP_WITHOUT_REDIS()               \
+  do {                                             \
+    if (!::portico::test::have_redis()) {          \
+      WARN("redis-server not installed: skipped"); \
+      return;                                      \
+    }                                              \
+  } while (false)
+
 // A port nothing listens on right now (bound to 0, then closed).
 inline uint16_t free_port() {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);

@@ -138,10 +138,7 @@ std::string big_body(size_t n) {
 }  // namespace
 
 TEST_CASE("redis tier: an object filled on one edge is a hit on another", "[cache][redis]") {
-  if (!test::have_redis()) {
-    WARN("redis-server not installed: skipped");
-    return;
-  }
+  PORTICO_SKIP_WITHOUT_REDIS();
   RedisServer server;
   core::Loop loop;
   Edge a(loop, server.port(), "a");
@@ -186,10 +183,7 @@ TEST_CASE("redis tier: an object filled on one edge is a hit on another", "[cach
 
 TEST_CASE("redis tier: chunked bodies stream in; a partial write is never visible",
           "[cache][redis]") {
-  if (!test::have_redis()) {
-    WARN("redis-server not installed: skipped");
-    return;
-  }
+  PORTICO_SKIP_WITHOUT_REDIS();
   RedisServer server;
   core::Loop loop;
   Edge a(loop, server.port(), "a");
@@ -247,10 +241,7 @@ TEST_CASE("redis tier: chunked bodies stream in; a partial write is never visibl
 
 TEST_CASE("redis tier: an invalidation on one edge hides the entry on the other",
           "[cache][redis]") {
-  if (!test::have_redis()) {
-    WARN("redis-server not installed: skipped");
-    return;
-  }
+  PORTICO_SKIP_WITHOUT_REDIS();
   RedisServer server;
   core::Loop loop;
   Edge a(loop, server.port(), "a");
@@ -294,10 +285,7 @@ TEST_CASE("redis tier: an invalidation on one edge hides the entry on the other"
 }
 
 TEST_CASE("redis tier: the fleet lock makes one filler; waiters get its object", "[cache][redis]") {
-  if (!test::have_redis()) {
-    WARN("redis-server not installed: skipped");
-    return;
-  }
+  PORTICO_SKIP_WITHOUT_REDIS();
   RedisServer server;
   core::Loop loop;
   Edge a(loop, server.port(), "a", true);
@@ -343,10 +331,7 @@ TEST_CASE("redis tier: the fleet lock makes one filler; waiters get its object",
 
 TEST_CASE("redis tier: a dead lock holder's lock expires and another edge fills",
           "[cache][redis]") {
-  if (!test::have_redis()) {
-    WARN("redis-server not installed: skipped");
-    return;
-  }
+  PORTICO_SKIP_WITHOUT_REDIS();
   RedisServer server;
   core::Loop loop;
   auto a = std::make_unique<Edge>(loop, server.port(), "a", true, 300ms);
@@ -370,10 +355,7 @@ TEST_CASE("redis tier: a dead lock holder's lock expires and another edge fills"
 }
 
 TEST_CASE("redis tier: Vary variants of one key live side by side", "[cache][redis]") {
-  if (!test::have_redis()) {
-    WARN("redis-server not installed: skipped");
-    return;
-  }
+  PORTICO_SKIP_WITHOUT_REDIS();
   RedisServer server;
   core::Loop loop;
   Edge a(loop, server.port(), "a");
@@ -445,10 +427,7 @@ TEST_CASE("redis tier: Vary variants of one key live side by side", "[cache][red
 }
 
 TEST_CASE("redis tier: with Vary known, the fleet lock is per variant", "[cache][redis]") {
-  if (!test::have_redis()) {
-    WARN("redis-server not installed: skipped");
-    return;
-  }
+  PORTICO_SKIP_WITHOUT_REDIS();
   RedisServer server;
   core::Loop loop;
   Edge a(loop, server.port(), "a", true);
@@ -486,10 +465,7 @@ TEST_CASE("redis tier: with Vary known, the fleet lock is per variant", "[cache]
 
 TEST_CASE("redis tier: a holder renews its lock while its fill outlasts lock_timeout",
           "[cache][redis]") {
-  if (!test::have_redis()) {
-    WARN("redis-server not installed: skipped");
-    return;
-  }
+  PORTICO_SKIP_WITHOUT_REDIS();
   RedisServer server;
   core::Loop loop;
   Edge a(loop, server.port(), "a", true, 200ms);
@@ -528,10 +504,7 @@ TEST_CASE("redis tier: a holder renews its lock while its fill outlasts lock_tim
 }
 
 TEST_CASE("redis tier: Redis down means not asked, never an error", "[cache][redis]") {
-  if (!test::have_redis()) {
-    WARN("redis-server not installed: skipped");
-    return;
-  }
+  PORTICO_SKIP_WITHOUT_REDIS();
   auto server = std::make_unique<RedisServer>();
   core::Loop loop;
   Edge a(loop, server->port(), "a");
