@@ -112,25 +112,41 @@ bool is_hop_by_hop(std::string_view name) {
 }  // namespace
 
 void Headers::remove_hop_by_hop() {
-  bool any = false;
-  for (const Header& h : items_) any = any || is_hop_by_hop(h.name);
-  if (!any) return;  // the common case: nothing to remove, nothing allocated
-  // Fields named by Connection are hop-by-hop too (RFC 9110 §7.6.1).
-  std::vector<std::string> named;
-  for (const Header& h : items_) {
-    if (iequals(h.name, "connection")) {
-      for_each_token(h.value, [&](std::string_view t) { named.emplace_back(t); });
-    }
+  size_t first = 0;
+  while (first < items_.size() && !is_hop_by_hop(items_[first].name)) ++first;
+  if (first == items_.size()) return;  // the common case: nothing to remove, nothing allocated
+  // Fields named by Connection are hop-by-hop too (RFC 9110 §7.6.1). Their names are copied
+  // into one string first (the fields move while the list is compacted); the first few tokens
+  // are kept as views into it.
+  std::string named;
+  for (size_t i = first; i < items_.size(); ++i) {  // Connection is itself at or after `first`
+    const Header& h = items_[i];
+    if (h.name.size() == 10 && iequals(h.name, "connection")) named.append(h.value).push_back(',');
   }
-  items_.erase(std::remove_if(items_.begin(), items_.end(),
-                              [&](const Header& h) {
-                                if (is_hop_by_hop(h.name)) return true;
-                                for (const std::string& n : named) {
-                                  if (iequals(h.name, n)) return true;
-                                }
-                                return false;
-                              }),
-               items_.end());
+  constexpr size_t kViews = 8;
+  std::string_view views[kViews];
+  size_t nviews = 0;
+  bool more = false;
+  for_each_token(named, [&](std::string_view t) {
+    if (nviews < kViews) {
+      views[nviews++] = t;
+    } else {
+      more = true;
+    }
+  });
+  auto drop = [&](const Header& h) {
+    if (is_hop_by_hop(h.name)) return true;
+    for (size_t k = 0; k < nviews; ++k) {
+      if (iequals(h.name, views[k])) return true;
+    }
+    bool found = false;
+    if (more)
+      for_each_token(named, [&](std::string_view t) { found = found || iequals(t, h.name); });
+    return found;
+  };
+  // A field Connection names may come before the first hop-by-hop field.
+  auto from = items_.begin() + (named.empty() ? static_cast<ptrdiff_t>(first) : 0);
+  items_.erase(std::remove_if(from, items_.end(), drop), items_.end());
 }
 
 std::string_view reason_phrase(int status) {

@@ -9,6 +9,8 @@
 #include <string_view>
 #include <vector>
 
+#include "core/block_cache.h"
+
 namespace portico::core {
 
 enum class Method : uint8_t { Get, Head, Post, Put, Delete, Options, Patch, Connect, Trace, Other };
@@ -49,6 +51,9 @@ struct Header {
 // Ordered header list; duplicates kept in arrival order.
 class Headers {
  public:
+  // From the block cache: a message's field list is made and dropped per request.
+  using Items = std::vector<Header, BlockAllocator<Header>>;
+
   void add(std::string_view name, std::string_view value);
   // Replaces every field named `name` with one field.
   void set(std::string_view name, std::string_view value);
@@ -68,17 +73,18 @@ class Headers {
   bool empty() const { return items_.empty(); }
   void clear() { items_.clear(); }
   void reserve(size_t n) { items_.reserve(n); }
-  std::vector<Header>::const_iterator begin() const { return items_.begin(); }
-  std::vector<Header>::const_iterator end() const { return items_.end(); }
+  Items::const_iterator begin() const { return items_.begin(); }
+  Items::const_iterator end() const { return items_.end(); }
 
  private:
-  std::vector<Header> items_;
+  Items items_;
 };
 
 // How a message body is delimited (RFC 9112 §6.3).
 enum class BodyFraming : uint8_t { None, Length, Chunked, UntilClose };
 
 struct RequestHead {
+  PORTICO_BLOCK_ALLOCATED
   Method method = Method::Get;
   std::string method_token;  // as received, e.g. "GET"
   std::string target;        // request-target as received (origin-form or absolute-form)

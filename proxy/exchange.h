@@ -14,6 +14,7 @@
 #include "cache/object.h"
 #include "cache/redis_tier.h"
 #include "cache/store.h"
+#include "core/block_cache.h"
 #include "core/http.h"
 #include "core/loop.h"
 #include "proxy/downstream.h"
@@ -38,6 +39,7 @@ struct LbState;
 
 class Exchange final : public http1::ResponseEvents {
  public:
+  PORTICO_BLOCK_ALLOCATED
   Exchange(Downstream& conn, core::RequestHead&& request);
   ~Exchange() override;
   Exchange(const Exchange&) = delete;

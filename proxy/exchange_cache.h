@@ -40,6 +40,7 @@ inline std::string& head_scratch() {
 }
 
 struct Exchange::CacheState final : cache::Subscriber {
+  PORTICO_BLOCK_ALLOCATED
   explicit CacheState(Worker& w) : worker(w) {}
   ~CacheState() {
     if (waiter_id != 0) worker.remove_cache_waiter(waiter_id);

@@ -46,7 +46,9 @@ int64_t unix_now() {
 
 void append_hex(std::string& out, uint64_t v, int digits) {
   static constexpr char kHex[] = "0123456789abcdef";
-  for (int i = digits - 1; i >= 0; --i) out += kHex[(v >> (4 * i)) & 0xf];
+  char buf[16];
+  for (int i = digits - 1; i >= 0; --i, v >>= 4) buf[i] = kHex[v & 0xf];
+  out.append(buf, static_cast<size_t>(digits));
 }
 
 bool all_hex(std::string_view s) {

@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "config/loader.h"
+#include "core/block_cache.h"
 #include "core/log.h"
 #include "proxy/server.h"
 #include "tls/manager.h"
@@ -78,6 +79,7 @@ int ca_command(int argc, char** argv) {
 
 int main(int argc, char** argv) {
   using portico::core::LogLevel;
+  portico::core::route_libevent_allocations();  // before any libevent call
   if (argc >= 2 && std::string_view(argv[1]) == "ca") return ca_command(argc, argv);
   std::string config_path;
   int workers = 0;

@@ -8,7 +8,10 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <cstdint>
+#include <cstring>
 
+#include "core/block_cache.h"
 #include "core/log.h"
 #include "proxy/flush.h"
 #include "proxy/http2/stream.h"
@@ -148,7 +151,17 @@ Session::Session(Worker& worker, bufferevent* bev, bool tls, std::string listene
   nghttp2_option_new(&opt);
   // Request body flow control follows what the exchanges take (consume()).
   nghttp2_option_set_no_auto_window_update(opt, 1);
-  nghttp2_session_server_new2(&ng_, cbs, this, opt);
+  // nghttp2 allocates per stream and per frame: from the block cache like libevent's chains.
+  static nghttp2_mem mem{nullptr, [](size_t n, void*) { return core::block_alloc(n); },
+                         [](void* p, void*) { core::block_free(p); },
+                         [](size_t count, size_t size, void*) -> void* {
+                           if (size != 0 && count > SIZE_MAX / size) return nullptr;
+                           void* p = core::block_alloc(count * size);
+                           if (p != nullptr) std::memset(p, 0, count * size);
+                           return p;
+                         },
+                         [](void* p, size_t n, void*) { return core::block_realloc(p, n); }};
+  nghttp2_session_server_new3(&ng_, cbs, this, opt, &mem);
   nghttp2_option_del(opt);
   nghttp2_session_callbacks_del(cbs);
 }

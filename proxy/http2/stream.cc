@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstring>
 #include <vector>
 
 #include "core/log.h"
@@ -20,11 +21,40 @@ constexpr size_t kOutputHighWatermark = 256 * 1024;
 constexpr size_t kOutputLowWatermark = 64 * 1024;
 constexpr size_t kMaxResponseHeadBytes = 64 * 1024;
 
-// Connection-specific fields must not appear in HTTP/2 (RFC 9113 §8.2.2).
+// Connection-specific fields must not appear in HTTP/2 (RFC 9113 §8.2.2). Dispatch on length:
+// most names match none of the lengths.
 bool connection_specific(std::string_view name) {
-  return core::iequals(name, "connection") || core::iequals(name, "keep-alive") ||
-         core::iequals(name, "proxy-connection") || core::iequals(name, "transfer-encoding") ||
-         core::iequals(name, "upgrade");
+  switch (name.size()) {
+    case 7:
+      return core::iequals(name, "upgrade");
+    case 10:
+      return core::iequals(name, "connection") || core::iequals(name, "keep-alive");
+    case 16:
+      return core::iequals(name, "proxy-connection");
+    case 17:
+      return core::iequals(name, "transfer-encoding");
+    default:
+      return false;
+  }
+}
+
+// Where the head in `out` ends (just past its empty line), or -1 while it is incomplete. The head
+// is nearly always inside the first chain (the exchange writes it in one piece, every line ending
+// in CRLF): found there line by line with memchr, else with libevent's chain-crossing search.
+ssize_t head_end(evbuffer* out) {
+  evbuffer_iovec first{};
+  if (evbuffer_peek(out, -1, nullptr, &first, 1) >= 1) {
+    const char* base = static_cast<const char*>(first.iov_base);
+    const char* end = base + first.iov_len;
+    for (const char* p = base; p < end;) {
+      const auto* nl = static_cast<const char*>(std::memchr(p, '\n', static_cast<size_t>(end - p)));
+      if (nl == nullptr) break;
+      if (end - nl >= 3 && nl[1] == '\r' && nl[2] == '\n') return nl + 3 - base;
+      p = nl + 1;
+    }
+  }
+  evbuffer_ptr end = evbuffer_search(out, "\r\n\r\n", 4, nullptr);
+  return end.pos < 0 ? -1 : static_cast<ssize_t>(end.pos) + 4;
 }
 
 // Collects the one head the request parser yields.
@@ -245,14 +275,14 @@ bool Stream::submit_head() {
   for (;;) {
     size_t len = evbuffer_get_length(out_);
     if (len == 0) return false;
-    evbuffer_ptr end = evbuffer_search(out_, "\r\n\r\n", 4, nullptr);
-    size_t head_len = end.pos < 0 ? len : static_cast<size_t>(end.pos) + 4;
+    const ssize_t end = head_end(out_);
+    size_t head_len = end < 0 ? len : static_cast<size_t>(end);
     if (head_len > kMaxResponseHeadBytes) {
       PORTICO_WARN("http2 stream %d: response head over %zu bytes", id_, kMaxResponseHeadBytes);
       reset(NGHTTP2_INTERNAL_ERROR);
       return false;
     }
-    if (end.pos < 0) return false;  // incomplete
+    if (end < 0) return false;  // incomplete
     const char* p =
         reinterpret_cast<const char*>(evbuffer_pullup(out_, static_cast<ssize_t>(head_len)));
     std::string_view head(p, head_len - 2);  // every line ends in CRLF
@@ -290,15 +320,17 @@ bool Stream::submit_head() {
       }
       std::string_view name = f.substr(0, colon);
       std::string_view value = core::trim_ows(f.substr(colon + 1));
-      if (core::iequals(name, "content-length")) {
+      if (name.size() == 14 && core::iequals(name, "content-length")) {
         has_length =
             std::from_chars(value.data(), value.data() + value.size(), length).ec == std::errc();
-      } else if (core::iequals(name, "transfer-encoding")) {
+      } else if (name.size() == 17 && core::iequals(name, "transfer-encoding")) {
         chunked = true;  // the exchange only ever writes "chunked"
       }
       if (connection_specific(name)) continue;
       size_t at = names.size();
-      for (char c : name) names += core::ascii_lower(c);
+      names.resize(at + name.size());  // within the reserved capacity
+      char* lower = names.data() + at;
+      for (size_t i = 0; i < name.size(); ++i) lower[i] = core::ascii_lower(name[i]);
       nva.push_back({reinterpret_cast<uint8_t*>(names.data() + at),
                      reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(),
                      value.size(), NGHTTP2_NV_FLAG_NONE});

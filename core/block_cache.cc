@@ -1,0 +1,155 @@
+#include "core/block_cache.h"
+
+#include <event2/event.h>
+
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define PORTICO_BLOCK_CACHE_OFF 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define PORTICO_BLOCK_CACHE_OFF 1
+#endif
+#endif
+
+namespace portico::core {
+namespace {
+
+constexpr unsigned kMinShift = 6;   // 64 B
+constexpr unsigned kMaxShift = 16;  // 64 KiB
+constexpr unsigned kClasses = kMaxShift - kMinShift + 1;
+constexpr uint32_t kLarge = 0xffffffffu;  // above the largest class: plain malloc/free
+constexpr size_t kHeader = 16;            // keeps the user pointer 16-byte aligned
+constexpr size_t kClassBytes = size_t{1} << 20;
+constexpr uint32_t kMaxBlocks = 1024;
+
+struct Node {
+  Node* next;
+};
+
+// Constant-initialized (no TLS guard on access); `exited` makes frees after the thread's cache
+// was released (static destructors, late libevent frees) go straight to free().
+struct ThreadCache {
+  Node* head[kClasses];
+  uint32_t count[kClasses];
+  bool armed;   // the thread-exit release is registered
+  bool exited;  // ... and has run
+};
+thread_local ThreadCache t_cache{};
+
+void release(ThreadCache& c) {
+  for (unsigned k = 0; k < kClasses; ++k) {
+    while (c.head[k] != nullptr) {
+      Node* n = c.head[k];
+      c.head[k] = n->next;
+      std::free(reinterpret_cast<char*>(n) - kHeader);
+    }
+    c.count[k] = 0;
+  }
+}
+
+struct ThreadExit {
+  bool armed = false;
+  ~ThreadExit() {
+    release(t_cache);
+    t_cache.exited = true;
+  }
+};
+thread_local ThreadExit t_exit;
+
+inline uint32_t class_of(size_t n) {
+  if (n > (size_t{1} << kMaxShift)) return kLarge;
+  unsigned shift = n <= (size_t{1} << kMinShift) ? kMinShift
+                                                 : 64u - static_cast<unsigned>(__builtin_clzll(n - 1));
+  return shift - kMinShift;
+}
+
+inline uint32_t& header_of(void* p) {
+  return *reinterpret_cast<uint32_t*>(static_cast<char*>(p) - kHeader);
+}
+
+inline uint32_t limit_of(uint32_t k) {
+  uint32_t by_bytes = static_cast<uint32_t>(kClassBytes >> (k + kMinShift));
+  return by_bytes < kMaxBlocks ? by_bytes : kMaxBlocks;
+}
+
+}  // namespace
+
+void* cached_alloc(size_t n) {
+  uint32_t k = class_of(n);
+  if (k != kLarge) {
+    ThreadCache& c = t_cache;
+    if (Node* node = c.head[k]; node != nullptr) {
+      c.head[k] = node->next;
+      --c.count[k];
+      return node;
+    }
+  }
+  size_t bytes = k == kLarge ? n : (size_t{1} << (k + kMinShift));
+  auto* raw = static_cast<char*>(std::malloc(bytes + kHeader));
+  if (raw == nullptr) return nullptr;
+  *reinterpret_cast<uint32_t*>(raw) = k;
+  return raw + kHeader;
+}
+
+void cached_free(void* p) {
+  if (p == nullptr) return;
+  uint32_t k = header_of(p);
+  ThreadCache& c = t_cache;
+  if (k != kLarge && !c.exited && c.count[k] < limit_of(k)) {
+    if (!c.armed) {
+      c.armed = true;
+      t_exit.armed = true;  // first block kept on this thread: release the cache at its exit
+    }
+    auto* node = static_cast<Node*>(p);
+    node->next = c.head[k];
+    c.head[k] = node;
+    ++c.count[k];
+    return;
+  }
+  std::free(static_cast<char*>(p) - kHeader);
+}
+
+void* cached_realloc(void* p, size_t n) {
+  if (p == nullptr) return cached_alloc(n);
+  if (n == 0) {
+    cached_free(p);
+    return nullptr;
+  }
+  uint32_t k = header_of(p);
+  if (k == kLarge) {
+    if (class_of(n) == kLarge) {
+      auto* raw = static_cast<char*>(std::realloc(static_cast<char*>(p) - kHeader, n + kHeader));
+      return raw == nullptr ? nullptr : raw + kHeader;
+    }
+  } else if (n <= (size_t{1} << (k + kMinShift))) {
+    return p;  // still fits its block
+  }
+  void* q = cached_alloc(n);
+  if (q == nullptr) return nullptr;
+  // The caller's old size is unknown: copy what both blocks hold (a large block shrinking into a
+  // class holds more than n).
+  size_t old_cap = k == kLarge ? n : (size_t{1} << (k + kMinShift));
+  std::memcpy(q, p, old_cap < n ? old_cap : n);
+  cached_free(p);
+  return q;
+}
+
+#ifdef PORTICO_BLOCK_CACHE_OFF
+// Sanitizer builds: plain malloc, so every allocation stays visible to the sanitizer.
+void* block_alloc(size_t n) { return std::malloc(n); }
+void block_free(void* p) { std::free(p); }
+void* block_realloc(void* p, size_t n) { return std::realloc(p, n); }
+void route_libevent_allocations() {}
+#else
+void* block_alloc(size_t n) { return cached_alloc(n); }
+void block_free(void* p) { cached_free(p); }
+void* block_realloc(void* p, size_t n) { return cached_realloc(p, n); }
+void route_libevent_allocations() {
+  event_set_mem_functions(cached_alloc, cached_realloc, cached_free);
+}
+#endif
+
+}  // namespace portico::core
