@@ -81,12 +81,16 @@ class Connection final : public Downstream, public ClientConnection, public http
   static void on_deferred(int fd, short what, void* arg);
   void process();
   void process_input();
+  void process_input_loop();
   void update_reading();
   void set_read_timeout(const timeval* tv);
   void on_client_eof();
   bool process_body();
   void start_exchange();
   void after_exchange();
+  // The finished exchange retired and the connection ready for the next request head; false when
+  // the connection closes instead.
+  bool finish_exchange();
   void retire_exchange();
   void send_error(int status);
   void close_after_flush();
@@ -134,6 +138,7 @@ class Connection final : public Downstream, public ClientConnection, public http
   bool handed_over_ = false;      // the bufferevent now belongs to an http2::Session
   int version_minor_ = 1;         // of the current request (access log)
   bool exchange_done_pending_ = false;
+  bool in_input_ = false;  // inside process_input (see there)
   uint64_t body_remaining_ = 0;
   uint64_t request_bytes_ = 0;
   uint64_t requests_served_ = 0;

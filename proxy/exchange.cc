@@ -54,10 +54,14 @@ bool skip_request_header(std::string_view name) {
 }  // namespace
 
 Exchange::Exchange(Downstream& conn, core::RequestHead&& request)
+    : Exchange(conn, std::make_unique<core::RequestHead>(std::move(request))) {}
+
+Exchange::Exchange(Downstream& conn, std::unique_ptr<core::RequestHead> request)
     : conn_(conn),
       worker_(conn.worker()),
       snapshot_(worker_.snapshot()),
-      req_(std::move(request)),
+      req_owner_(std::move(request)),
+      req_(*req_owner_),
       rparser_(*this, kMaxResponseHeadBytes, 100) {
   start_ = std::chrono::steady_clock::now();
   start_wall_ms_ = std::chrono::duration_cast<std::chrono::milliseconds>(

@@ -41,6 +41,8 @@ class Exchange final : public http1::ResponseEvents {
  public:
   PORTICO_BLOCK_ALLOCATED
   Exchange(Downstream& conn, core::RequestHead&& request);
+  // Takes the request head as parsed, without moving its fields again.
+  Exchange(Downstream& conn, std::unique_ptr<core::RequestHead> request);
   ~Exchange() override;
   Exchange(const Exchange&) = delete;
   Exchange& operator=(const Exchange&) = delete;
@@ -196,7 +198,8 @@ class Exchange final : public http1::ResponseEvents {
   Downstream& conn_;  // never used after detach()
   Worker& worker_;
   SnapshotPtr snapshot_;
-  core::RequestHead req_;
+  std::unique_ptr<core::RequestHead> req_owner_;
+  core::RequestHead& req_;  // *req_owner_
   char id_buf_[RequestIdGenerator::kLength];
   std::string_view id_{id_buf_, sizeof id_buf_};
   const config::Distribution* distribution_ = nullptr;
