@@ -61,8 +61,9 @@ thread_local ThreadExit t_exit;
 
 inline uint32_t class_of(size_t n) {
   if (n > (size_t{1} << kMaxShift)) return kLarge;
-  unsigned shift = n <= (size_t{1} << kMinShift) ? kMinShift
-                                                 : 64u - static_cast<unsigned>(__builtin_clzll(n - 1));
+  unsigned shift = n <= (size_t{1} << kMinShift)
+                       ? kMinShift
+                       : 64u - static_cast<unsigned>(__builtin_clzll(n - 1));
   return shift - kMinShift;
 }
 

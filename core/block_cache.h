@@ -54,10 +54,10 @@ void route_libevent_allocations();
 
 // Inside a class: its heap instances come from the block cache (objects made and destroyed per
 // request: Exchange, a request head).
-#define PORTICO_BLOCK_ALLOCATED                                  \
-  static void* operator new(size_t n) {                          \
-    void* p = ::portico::core::block_alloc(n);                   \
-    if (p == nullptr) throw std::bad_alloc();                    \
-    return p;                                                    \
-  }                                                              \
+#define PORTICO_BLOCK_ALLOCATED                \
+  static void* operator new(size_t n) {        \
+    void* p = ::portico::core::block_alloc(n); \
+    if (p == nullptr) throw std::bad_alloc();  \
+    return p;                                  \
+  }                                            \
   static void operator delete(void* p) noexcept { ::portico::core::block_free(p); }
