@@ -22,7 +22,40 @@ Loop::~Loop() {
   event_base_free(base_);
 }
 
-void Loop::run() { event_base_loop(base_, 0); }
+namespace {
+// The running loop of this thread, and the steady time read for its current iteration (keyed by
+// libevent's cached wall time, which libevent refreshes after every poll).
+thread_local event_base* t_base = nullptr;
+thread_local timeval t_seen{};
+thread_local std::chrono::steady_clock::time_point t_now{};
+}  // namespace
+
+void Loop::run() {
+  event_base* outer = t_base;
+  t_base = base_;
+  t_seen = timeval{};
+  event_base_loop(base_, 0);
+  t_base = outer;
+}
+
+std::chrono::steady_clock::time_point loop_now() {
+  if (t_base == nullptr) return std::chrono::steady_clock::now();
+  timeval tv{};
+  event_base_gettimeofday_cached(t_base, &tv);
+  if (tv.tv_sec != t_seen.tv_sec || tv.tv_usec != t_seen.tv_usec) {
+    t_seen = tv;
+    t_now = std::chrono::steady_clock::now();
+  }
+  return t_now;
+}
+
+std::chrono::system_clock::time_point loop_wall() {
+  if (t_base == nullptr) return std::chrono::system_clock::now();
+  timeval tv{};
+  event_base_gettimeofday_cached(t_base, &tv);
+  return std::chrono::system_clock::time_point(std::chrono::seconds(tv.tv_sec) +
+                                               std::chrono::microseconds(tv.tv_usec));
+}
 
 void Loop::stop() {
   post([this] { event_base_loopbreak(base_); });

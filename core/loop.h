@@ -44,6 +44,14 @@ class Loop {
   std::vector<std::pair<std::chrono::milliseconds::rep, const timeval*>> common_timeouts_;
 };
 
+// Callback-time clocks. On a loop thread inside Loop::run they read the time once per loop
+// iteration, when the poll returns (libevent's cached time; nginx does the same for its
+// $request_time and timers), so the several timestamps a request takes cost no clock reads. Off a
+// loop thread they read the clocks. Durations measured with them have the granularity of one
+// loop iteration.
+std::chrono::steady_clock::time_point loop_now();
+std::chrono::system_clock::time_point loop_wall();
+
 class Timer {
  public:
   Timer(Loop& loop, std::function<void()> cb);

@@ -320,7 +320,7 @@ void Connection::arm_timer(TimerMode mode) {
       break;
   }
   timer_mode_ = mode;
-  auto now = std::chrono::steady_clock::now();
+  auto now = core::loop_now();
   timer_deadline_ = now + d;
   if (!timer_.armed() || timer_deadline_ < timer_fires_at_) {
     timer_fires_at_ = timer_deadline_;
@@ -332,7 +332,7 @@ void Connection::disarm_timer() { timer_mode_ = TimerMode::None; }
 
 void Connection::on_timer() {
   if (timer_mode_ == TimerMode::None) return;
-  auto now = std::chrono::steady_clock::now();
+  auto now = core::loop_now();
   if (now < timer_deadline_) {
     timer_fires_at_ = timer_deadline_;
     timer_.arm(std::chrono::ceil<std::chrono::milliseconds>(timer_deadline_ - now));

@@ -63,10 +63,10 @@ Exchange::Exchange(Downstream& conn, std::unique_ptr<core::RequestHead> request)
       req_owner_(std::move(request)),
       req_(*req_owner_),
       rparser_(*this, kMaxResponseHeadBytes, 100) {
-  start_ = std::chrono::steady_clock::now();
-  start_wall_ms_ = std::chrono::duration_cast<std::chrono::milliseconds>(
-                       std::chrono::system_clock::now().time_since_epoch())
-                       .count();
+  start_ = core::loop_now();
+  start_wall_ms_ =
+      std::chrono::duration_cast<std::chrono::milliseconds>(core::loop_wall().time_since_epoch())
+          .count();
   worker_.ids().next(id_buf_);
 }
 
@@ -93,7 +93,7 @@ void Exchange::write_log() {
   }
   AccessLog* log = worker_.server().access_log();
   if (log == nullptr) return;
-  auto now = std::chrono::steady_clock::now();
+  auto now = core::loop_now();
   AccessRecord r;
   r.epoch_ms = start_wall_ms_;
   r.edge_location = snapshot_->model->server.pop;
@@ -315,7 +315,7 @@ bool Exchange::begin_local(int status, const char* result_type) {
   result_type_ = result_type;
   detailed_result_ = result_type;
   response_started_ = true;
-  first_byte_at_ = std::chrono::steady_clock::now();
+  first_byte_at_ = core::loop_now();
   return keep_alive_possible();
 }
 
@@ -371,7 +371,7 @@ void Exchange::fail(int status, std::string_view explanation, std::string_view a
   result_type_ = "Error";
   detailed_result_ = status == 504 ? "OriginCommError" : "Error";
   response_started_ = true;
-  first_byte_at_ = std::chrono::steady_clock::now();
+  first_byte_at_ = core::loop_now();
   bool keep = keep_alive_possible();
   LocalResponse r;
   r.status = status;
@@ -533,7 +533,7 @@ void Exchange::send_request_head(std::string& head) {
   }
   head += "\r\n";
   evbuffer_add(bufferevent_get_output(up_), head.data(), head.size());
-  upstream_sent_at_ = std::chrono::steady_clock::now();
+  upstream_sent_at_ = core::loop_now();
   bool has_body = req_.framing == core::BodyFraming::Chunked ||
                   (req_.framing == core::BodyFraming::Length && req_.content_length > 0);
   if (!has_body) {
@@ -694,16 +694,15 @@ void Exchange::handle_response_head() {
     up_keep_alive_ = up_head_->keep_alive;
     up_framing_ = up_head_->framing;
     up_remaining_ = up_head_->content_length;
-    origin_stats_->latency.observe_us(
-        static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
-                                  std::chrono::steady_clock::now() - upstream_sent_at_)
-                                  .count()));
+    origin_stats_->latency.observe_us(static_cast<uint64_t>(
+        std::chrono::duration_cast<std::chrono::microseconds>(core::loop_now() - upstream_sent_at_)
+            .count()));
     if (fill_response_head()) return;
   }
   if (up_head_->status >= 400 && !lb_ && try_error_page(up_head_->status)) return;
   phase_ = Phase::Streaming;
   response_started_ = true;
-  first_byte_at_ = std::chrono::steady_clock::now();
+  first_byte_at_ = core::loop_now();
   origin_stats_->latency.observe_us(static_cast<uint64_t>(
       std::chrono::duration_cast<std::chrono::microseconds>(first_byte_at_ - upstream_sent_at_)
           .count()));

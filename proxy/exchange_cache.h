@@ -15,6 +15,7 @@
 #include "cache/key.h"
 #include "cache/object.h"
 #include "cache/redis_tier.h"
+#include "core/loop.h"
 #include "proxy/exchange.h"
 #include "proxy/worker.h"
 
@@ -24,8 +25,7 @@ inline constexpr uint64_t kToEnd = UINT64_MAX;
 
 // Wall-clock milliseconds (objects' ages are kept in wall time).
 inline int64_t wall_now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::milliseconds>(core::loop_wall().time_since_epoch())
       .count();
 }
 

@@ -151,7 +151,7 @@ void Exchange::deliver(const cache::ObjectRef& object, const char* x_cache, cons
   head += "\r\n";
   down_keep_alive_ = keep;
   response_started_ = true;
-  first_byte_at_ = std::chrono::steady_clock::now();
+  first_byte_at_ = core::loop_now();
   evbuffer_add(conn_.output(), head.data(), head.size());
   sent_bytes_ += head.size();
   c.delivering = true;

@@ -125,7 +125,7 @@ void Exchange::serve_directory() {
   }
   head += "\r\n";
   response_started_ = true;
-  first_byte_at_ = std::chrono::steady_clock::now();
+  first_byte_at_ = core::loop_now();
   evbuffer* out = conn_.output();
   evbuffer_add(out, head.data(), head.size());
   sent_bytes_ += head.size();

@@ -39,8 +39,7 @@ routing::FastRandom& rng() {
 }
 
 int64_t unix_now() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::seconds>(core::loop_wall().time_since_epoch())
       .count();
 }
 
@@ -231,7 +230,7 @@ void Exchange::start_load_balancer(const config::LoadBalancer& lb, bool own_list
 }
 
 void Exchange::lb_forward(const routing::ForwardPlan& plan) {
-  auto now = std::chrono::steady_clock::now();
+  auto now = core::loop_now();
   int64_t now_unix = unix_now();
   const routing::StickyCodec& codec = *snapshot_->sticky;
   const config::ForwardAction& fa = *plan.action;
@@ -332,7 +331,7 @@ void Exchange::lb_end_request() {
 }
 
 void Exchange::lb_connect_failed(bool timeout) {
-  lb_->group->report_connect_failure(lb_->target, std::chrono::steady_clock::now());
+  lb_->group->report_connect_failure(lb_->target, core::loop_now());
   lb_->stats->target_connection_errors.add();
   lb_->error_reason = timeout ? kReasonTargetConnectionTimeout : kReasonTargetConnectionError;
   PORTICO_WARN("target group %s: target %s: %s", lb_->group->name().c_str(),
@@ -343,7 +342,7 @@ void Exchange::lb_connect_failed(bool timeout) {
 }
 
 void Exchange::lb_response_head() {
-  auto now = std::chrono::steady_clock::now();
+  auto now = core::loop_now();
   lb_->stats->response_time.observe_us(static_cast<uint64_t>(
       std::chrono::duration_cast<std::chrono::microseconds>(now - upstream_sent_at_).count()));
   if (up_head_->status >= 500) {
