@@ -256,6 +256,11 @@ void Connection::on_client_eof() {
   close_now();
 }
 
+size_t Connection::send_direct(std::string_view a, std::string_view b) {
+  if (bev_ == nullptr || tls_ || files_in_output_) return 0;
+  return proxy::send_direct(bev_, a, b);
+}
+
 void Connection::flush() {
   if (bev_ == nullptr) return;
   if (tls_) {

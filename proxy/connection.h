@@ -55,6 +55,7 @@ class Connection final : public Downstream, public ClientConnection, public http
   // Writes queued output now (write-first, see proxy/flush.h; OpenSSL's bufferevent writes
   // by itself).
   void flush() override;
+  size_t send_direct(std::string_view a, std::string_view b) override;
   void send_continue_if_expected() override;
   void resume_body() override;
   void on_response_complete(bool keep_alive) override;

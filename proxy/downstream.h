@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 struct evbuffer;
 struct ssl_ctx_st;
@@ -43,6 +44,11 @@ class Downstream {
   virtual bool output_full() const = 0;
   // Sends queued output now.
   virtual void flush() = 0;
+  // Zero-copy write-first: when nothing is queued, writes `a` then `b` straight from the caller's
+  // memory with one call and returns how many bytes the kernel took (the caller queues the rest
+  // through output()). 0 when this downstream cannot (TLS, HTTP/2, output already queued) or the
+  // socket takes nothing now.
+  virtual size_t send_direct(std::string_view /*a*/, std::string_view /*b*/) { return 0; }
   // Sends "100 Continue" if the request asked for it and nothing was sent yet (RFC 9110 §10.1.1).
   virtual void send_continue_if_expected() = 0;
   // The exchange can take request body bytes again (it stopped taking them via body_wanted()).

@@ -152,9 +152,43 @@ void Exchange::deliver(const cache::ObjectRef& object, const char* x_cache, cons
   down_keep_alive_ = keep;
   response_started_ = true;
   first_byte_at_ = core::loop_now();
-  evbuffer_add(conn_.output(), head.data(), head.size());
   sent_bytes_ += head.size();
   c.delivering = true;
+  // Zero-copy write-first for the common hit: the head and a body that sits in one block of a
+  // complete object go out in one sendmsg from our memory; whatever the kernel does not take is
+  // queued below as usual (deliver_body resumes at segment_done).
+  size_t head_left = head.size();
+  if (!c.chunked && c.trailer.empty() && c.segments.size() == 1 && c.segments[0].prefix.empty()) {
+    const CacheState::Segment& s = c.segments[0];
+    std::string_view direct;
+    bool whole = c.head_only;
+    if (!whole && body.state() == cache::Body::State::Complete && s.first <= body.available()) {
+      uint64_t len = s.length == kToEnd ? body.available() - s.first : s.length;
+      if (len == 0) {
+        whole = true;
+      } else if (s.first + len <= body.available()) {
+        std::string_view v = body.peek(s.first);
+        if (v.size() >= len) {
+          direct = v.substr(0, static_cast<size_t>(len));
+          whole = true;
+        }
+      }
+    }
+    if (whole) {
+      size_t w = conn_.send_direct(head, direct);
+      if (w >= head.size()) {
+        head_left = 0;
+        uint64_t body_sent = w - head.size();
+        c.segment_done = body_sent;
+        sent_bytes_ += body_sent;
+      } else {
+        head_left = head.size() - w;
+      }
+    }
+  }
+  if (head_left > 0) {
+    evbuffer_add(conn_.output(), head.data() + (head.size() - head_left), head_left);
+  }
   deliver_body();
 }
 

@@ -56,6 +56,21 @@ bool flush_now(bufferevent* bev, bool may_hold_files) {
   return false;
 }
 
+size_t send_direct(bufferevent* bev, std::string_view a, std::string_view b) {
+  if (evbuffer_get_length(bufferevent_get_output(bev)) != 0 ||
+      (bufferevent_get_enabled(bev) & EV_WRITE) != 0) {
+    return 0;
+  }
+  evutil_socket_t fd = bufferevent_getfd(bev);
+  if (fd < 0) return 0;
+  iovec vec[2] = {{const_cast<char*>(a.data()), a.size()}, {const_cast<char*>(b.data()), b.size()}};
+  msghdr m{};
+  m.msg_iov = vec;
+  m.msg_iovlen = b.empty() ? 1 : 2;
+  ssize_t w = ::sendmsg(fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
+  return w > 0 ? static_cast<size_t>(w) : 0;
+}
+
 void write_drained(bufferevent* bev) {
   if (evbuffer_get_length(bufferevent_get_output(bev)) == 0) bufferevent_disable(bev, EV_WRITE);
 }

@@ -4,6 +4,9 @@
 // EV_WRITE disabled while their output is empty. Loop thread only.
 #pragma once
 
+#include <cstddef>
+#include <string_view>
+
 struct bufferevent;
 
 namespace portico::proxy {
@@ -15,6 +18,10 @@ namespace portico::proxy {
 // layer (position lock, permission hooks) that libevent's writev goes through; output that may
 // hold file segments (sendfile) is written by libevent.
 bool flush_now(bufferevent* bev, bool may_hold_files = true);
+// When `bev`'s output is empty and not waiting for writability: one send/sendmsg of `a` then `b`
+// from the caller's memory. Returns the bytes the kernel took (0 also on EAGAIN or an error,
+// which then surfaces through the bufferevent when the caller queues the rest).
+size_t send_direct(bufferevent* bev, std::string_view a, std::string_view b);
 // From a write callback: stops watching for writability once the output is empty.
 void write_drained(bufferevent* bev);
 // Reads once from `fd` into `bev`'s input with one recv/recvmsg into reserved space (no ioctl,
