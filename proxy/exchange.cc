@@ -778,8 +778,36 @@ void Exchange::handle_response_head() {
     append_header(head, "Connection", "keep-alive");
   }
   head += "\r\n";
-  evbuffer_add(conn_.output(), head.data(), head.size());
   sent_bytes_ += head.size();
+  size_t head_left = head.size();
+  if (up_framing_ == core::BodyFraming::Length) {
+    // Zero-copy write-first: the head and the body bytes already read (in the upstream buffer's
+    // first chain, where the head parse left them) go out in one sendmsg; the rest is relayed
+    // through the client's buffer as usual.
+    evbuffer* in = bufferevent_get_input(up_);
+    evbuffer_iovec v{};
+    size_t body_now = 0;
+    if (evbuffer_peek(in, -1, nullptr, &v, 1) >= 1) {
+      body_now = static_cast<size_t>(std::min<uint64_t>(v.iov_len, up_remaining_));
+    }
+    size_t w =
+        conn_.send_direct(head, std::string_view(static_cast<const char*>(v.iov_base), body_now));
+    if (w >= head.size()) {
+      head_left = 0;
+      size_t body_sent = w - head.size();
+      if (body_sent > 0) {
+        evbuffer_drain(in, body_sent);
+        up_remaining_ -= body_sent;
+        sent_bytes_ += body_sent;
+        if (up_remaining_ == 0) up_complete_ = true;
+      }
+    } else {
+      head_left = head.size() - w;
+    }
+  }
+  if (head_left > 0) {
+    evbuffer_add(conn_.output(), head.data() + (head.size() - head_left), head_left);
+  }
   if (up_framing_ == core::BodyFraming::None ||
       (up_framing_ == core::BodyFraming::Length && up_remaining_ == 0)) {
     finish_response();
