@@ -532,7 +532,12 @@ void Exchange::send_request_head(std::string& head) {
     append_header(head, "Transfer-Encoding", "chunked");
   }
   head += "\r\n";
-  evbuffer_add(bufferevent_get_output(up_), head.data(), head.size());
+  // Straight from the scratch string on a pooled connection with nothing queued (a new one is
+  // still watching for its connect: queued, written by flush_now below).
+  size_t w = send_direct(up_, head, {});
+  if (w < head.size()) {
+    evbuffer_add(bufferevent_get_output(up_), head.data() + w, head.size() - w);
+  }
   upstream_sent_at_ = core::loop_now();
   bool has_body = req_.framing == core::BodyFraming::Chunked ||
                   (req_.framing == core::BodyFraming::Length && req_.content_length > 0);
