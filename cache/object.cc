@@ -142,6 +142,10 @@ void Object::set_state(State s) {
 void Object::set_ready(core::ResponseHead&& head, const Timing& timing, std::string vary_key,
                        BodyRef body) {
   head_ = std::move(head);
+  etag_ = head_.headers.get_or("etag");
+  content_type_ = head_.headers.get_or("content-type");
+  via_ = head_.headers.get_or("via");
+  has_accept_ranges_ = head_.headers.has("accept-ranges");
   timing_ = timing;
   vary_key_ = std::move(vary_key);
   body_ = std::move(body);

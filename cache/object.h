@@ -181,6 +181,12 @@ class Object {
   const std::string& wire_headers() const { return wire_headers_; }
   void set_vary_in_key(bool v) { vary_in_key_ = v; }
   bool vary_in_key() const { return vary_in_key_; }
+  // Stored fields every hit looks at, found once when the object becomes ready (views into
+  // head(); empty when absent).
+  std::string_view etag() const { return etag_; }
+  std::string_view content_type() const { return content_type_; }
+  std::string_view via() const { return via_; }
+  bool has_accept_ranges() const { return has_accept_ranges_; }
   // Last-Modified as epoch seconds (-1: none or invalid), parsed once for conditional requests.
   void set_last_modified(int64_t s) { last_modified_ = s; }
   int64_t last_modified() const { return last_modified_; }
@@ -214,6 +220,10 @@ class Object {
   Timing timing_;
   std::string vary_key_;
   std::string wire_headers_;
+  std::string_view etag_;
+  std::string_view content_type_;
+  std::string_view via_;
+  bool has_accept_ranges_ = false;
   bool vary_in_key_ = false;
   int64_t last_modified_ = -1;
   BodyRef body_;

@@ -48,9 +48,9 @@ void Exchange::deliver(const cache::ObjectRef& object, const char* x_cache, cons
   int status = stored.status;
   result_type_ = result;
   detailed_result_ = result;
-  std::string_view etag = stored.headers.get_or("etag");
+  std::string_view etag = object->etag();
   int64_t last_modified = object->last_modified();
-  std::string_view content_type = stored.headers.get_or("content-type");
+  std::string_view content_type = object->content_type();
   std::vector<origin::ByteRange> ranges;
   if (status == 200) status = origin::select_status(req_, etag, last_modified, total, &ranges);
   status_ = status;
@@ -104,7 +104,7 @@ void Exchange::deliver(const cache::ObjectRef& object, const char* x_cache, cons
   if (error_page_status_ != 0 && status == 200) status = status_ = error_page_status_;
   append_status_line(
       head, status, status == stored.status ? std::string_view(stored.reason) : std::string_view());
-  std::string_view earlier_via = stored.headers.get_or("via");
+  std::string_view earlier_via = object->via();
   bool multipart = status == 206 && ranges.size() > 1;
   if (status != 304 && !multipart && !object->wire_headers().empty()) {
     head += object->wire_headers();
@@ -121,8 +121,7 @@ void Exchange::deliver(const cache::ObjectRef& object, const char* x_cache, cons
     }
   }
   head += extra;
-  if (status == 200 && req_.method != core::Method::Options &&
-      !stored.headers.has("accept-ranges")) {
+  if (status == 200 && req_.method != core::Method::Options && !object->has_accept_ranges()) {
     append_header(head, "Accept-Ranges", "bytes");
   }
   if (status != 304 && status != 204) {
