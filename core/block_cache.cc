@@ -22,8 +22,8 @@ constexpr unsigned kMaxShift = 16;  // 64 KiB
 constexpr unsigned kClasses = kMaxShift - kMinShift + 1;
 constexpr uint32_t kLarge = 0xffffffffu;  // above the largest class: plain malloc/free
 constexpr size_t kHeader = 16;            // keeps the user pointer 16-byte aligned
-constexpr size_t kClassBytes = size_t{1} << 20;
-constexpr uint32_t kMaxBlocks = 1024;
+constexpr size_t kClassBytes = size_t{256} << 10;
+constexpr uint32_t kMaxBlocks = 512;
 
 struct Node {
   Node* next;
@@ -67,8 +67,20 @@ inline uint32_t class_of(size_t n) {
   return shift - kMinShift;
 }
 
-inline uint32_t& header_of(void* p) {
-  return *reinterpret_cast<uint32_t*>(static_cast<char*>(p) - kHeader);
+// Before every block: its class (kLarge: a plain malloc of exactly `size` bytes, never cached).
+struct alignas(16) BlockHeader {
+  uint32_t cls;
+  uint32_t unused;
+  uint64_t size;
+};
+static_assert(sizeof(BlockHeader) == kHeader);
+
+inline BlockHeader& header_of(void* p) {
+  return *reinterpret_cast<BlockHeader*>(static_cast<char*>(p) - kHeader);
+}
+
+inline size_t capacity_of(const BlockHeader& h) {
+  return h.cls == kLarge ? h.size : (size_t{1} << (h.cls + kMinShift));
 }
 
 inline uint32_t limit_of(uint32_t k) {
@@ -76,28 +88,41 @@ inline uint32_t limit_of(uint32_t k) {
   return by_bytes < kMaxBlocks ? by_bytes : kMaxBlocks;
 }
 
+void* plain_alloc(size_t n) {
+  auto* raw = static_cast<char*>(std::malloc(n + kHeader));
+  if (raw == nullptr) return nullptr;
+  *reinterpret_cast<BlockHeader*>(raw) = BlockHeader{kLarge, 0, n};
+  return raw + kHeader;
+}
+
+// libevent's allocations below 1 KiB are the long-lived parts of a connection (bufferevent,
+// evbuffers, events): exact-size, so an idle connection costs what it did under plain malloc.
+// Its evbuffer chains are 1 KiB and up, made and freed per read and per write: cached.
+constexpr size_t kEventCachedFrom = 1024;
+[[maybe_unused]] void* event_alloc(size_t n) {
+  return n >= kEventCachedFrom ? cached_alloc(n) : plain_alloc(n);
+}
+
 }  // namespace
 
 void* cached_alloc(size_t n) {
   uint32_t k = class_of(n);
-  if (k != kLarge) {
-    ThreadCache& c = t_cache;
-    if (Node* node = c.head[k]; node != nullptr) {
-      c.head[k] = node->next;
-      --c.count[k];
-      return node;
-    }
+  if (k == kLarge) return plain_alloc(n);
+  ThreadCache& c = t_cache;
+  if (Node* node = c.head[k]; node != nullptr) {
+    c.head[k] = node->next;
+    --c.count[k];
+    return node;
   }
-  size_t bytes = k == kLarge ? n : (size_t{1} << (k + kMinShift));
-  auto* raw = static_cast<char*>(std::malloc(bytes + kHeader));
+  auto* raw = static_cast<char*>(std::malloc((size_t{1} << (k + kMinShift)) + kHeader));
   if (raw == nullptr) return nullptr;
-  *reinterpret_cast<uint32_t*>(raw) = k;
+  *reinterpret_cast<BlockHeader*>(raw) = BlockHeader{k, 0, 0};
   return raw + kHeader;
 }
 
 void cached_free(void* p) {
   if (p == nullptr) return;
-  uint32_t k = header_of(p);
+  uint32_t k = header_of(p).cls;
   ThreadCache& c = t_cache;
   if (k != kLarge && !c.exited && c.count[k] < limit_of(k)) {
     if (!c.armed) {
@@ -119,21 +144,18 @@ void* cached_realloc(void* p, size_t n) {
     cached_free(p);
     return nullptr;
   }
-  uint32_t k = header_of(p);
-  if (k == kLarge) {
-    if (class_of(n) == kLarge) {
-      auto* raw = static_cast<char*>(std::realloc(static_cast<char*>(p) - kHeader, n + kHeader));
-      return raw == nullptr ? nullptr : raw + kHeader;
-    }
-  } else if (n <= (size_t{1} << (k + kMinShift))) {
-    return p;  // still fits its block
+  const BlockHeader h = header_of(p);
+  if (h.cls == kLarge && class_of(n) == kLarge) {
+    auto* raw = static_cast<char*>(std::realloc(static_cast<char*>(p) - kHeader, n + kHeader));
+    if (raw == nullptr) return nullptr;
+    reinterpret_cast<BlockHeader*>(raw)->size = n;
+    return raw + kHeader;
   }
+  if (h.cls != kLarge && n <= capacity_of(h)) return p;  // still fits its block
   void* q = cached_alloc(n);
   if (q == nullptr) return nullptr;
-  // The caller's old size is unknown: copy what both blocks hold (a large block shrinking into a
-  // class holds more than n).
-  size_t old_cap = k == kLarge ? n : (size_t{1} << (k + kMinShift));
-  std::memcpy(q, p, old_cap < n ? old_cap : n);
+  size_t keep = capacity_of(h);
+  std::memcpy(q, p, keep < n ? keep : n);
   cached_free(p);
   return q;
 }
@@ -149,7 +171,7 @@ void* block_alloc(size_t n) { return cached_alloc(n); }
 void block_free(void* p) { cached_free(p); }
 void* block_realloc(void* p, size_t n) { return cached_realloc(p, n); }
 void route_libevent_allocations() {
-  event_set_mem_functions(cached_alloc, cached_realloc, cached_free);
+  event_set_mem_functions(event_alloc, cached_realloc, cached_free);
 }
 #endif
 

@@ -46,8 +46,11 @@ struct BlockAllocator {
   }
 };
 
-// Routes libevent's allocations through the block cache. Call once at startup, before any other
-// libevent call (libevent requires that). Does nothing in sanitizer builds.
+// Routes libevent's allocations through the block cache: its evbuffer chains (1 KiB and up) come
+// from the size classes; its smaller, long-lived objects (a connection's bufferevent, evbuffers,
+// events) are exact-size, so idle connections cost no more than under malloc. Call once at
+// startup, before any other libevent call (libevent requires that). Does nothing in sanitizer
+// builds.
 void route_libevent_allocations();
 
 }  // namespace portico::core

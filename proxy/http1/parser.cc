@@ -463,8 +463,7 @@ void RequestParser::reset() {
   scan_ = detail::HeadScan{};
   facts_ = detail::FieldFacts{};
   absolute_form_ = false;
-  head_ = core::RequestHead{};
-  head_.headers.reserve(16);
+  head_ = core::RequestHead{};  // no field list until a field arrives: idle connections hold none
   error_ = core::Error{};
 }
 
