@@ -40,9 +40,15 @@ Method parse_method(std::string_view token) {
 }
 
 std::string to_lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = lower(c);
+  std::string out;
+  assign_lower(out, s);
   return out;
+}
+
+void assign_lower(std::string& out, std::string_view s) {
+  out.resize(s.size());
+  char* d = out.data();
+  for (size_t i = 0; i < s.size(); ++i) d[i] = lower(s[i]);
 }
 
 void Headers::add(std::string_view name, std::string_view value) {

@@ -32,6 +32,8 @@ inline bool iequals(std::string_view a, std::string_view b) {
   return true;
 }
 std::string to_lower(std::string_view s);
+// `out` becomes the ASCII lower case of `s`, reusing its storage.
+void assign_lower(std::string& out, std::string_view s);
 
 // RFC 9110 §5.6.3 optional whitespace (SP / HTAB), the ASCII lower case of one character, and a
 // field value trimmed of OWS at both ends.

@@ -607,7 +607,7 @@ bool RequestParser::parse_target(std::string_view target) {
     if (!valid_authority(authority, /*require_port=*/false)) {
       return fail(400, "bad absolute-form authority");
     }
-    head_.authority = core::to_lower(authority);
+    core::assign_lower(head_.authority, authority);
     absolute_form_ = true;
     path_query = slash == std::string_view::npos ? std::string_view() : rest.substr(slash);
   }
@@ -664,7 +664,7 @@ bool RequestParser::finish_head() {
   } else {
     const std::string& host = (headers.begin() + facts_.host_index)->value;
     if (!valid_authority(host, /*require_port=*/false)) return fail(400, "bad Host");
-    if (!absolute_form_) head_.authority = core::to_lower(host);
+    if (!absolute_form_) core::assign_lower(head_.authority, host);
   }
 
   if (facts_.transfer_encoding > 0) {

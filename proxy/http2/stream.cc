@@ -155,7 +155,7 @@ bool Stream::build_request(bool end_stream, core::RequestHead& req) {
       req.query.assign(path_, q + 1);
     }
     req.target = std::move(path_);
-    req.authority = core::to_lower(authority_);
+    core::assign_lower(req.authority, authority_);
     if (!cookie_.empty()) fields_.add("Cookie", cookie_);
     req.headers = std::move(fields_);
     req.version_minor = 1;

@@ -73,6 +73,16 @@ TEST_CASE("Connection may name many fields, and fields before it are kept in ord
   CHECK((h.begin() + 1)->name == "Date");
 }
 
+TEST_CASE("ASCII lower case, into a new or a reused string", "[core][http]") {
+  CHECK(portico::core::to_lower("Example.TEST:8080") == "example.test:8080");
+  CHECK(portico::core::to_lower("") == "");
+  std::string out = "a much longer previous value that is not kept";
+  portico::core::assign_lower(out, "WWW.Ex\xC3\x89mple");  // non-ASCII bytes pass unchanged
+  CHECK(out == "www.ex\xC3\x89mple");
+  portico::core::assign_lower(out, "");
+  CHECK(out.empty());
+}
+
 TEST_CASE("HTTP dates round-trip in IMF-fixdate", "[core][clock]") {
   char buf[40];
   size_t n = portico::core::format_http_date(784111777, buf);
