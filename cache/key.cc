@@ -129,35 +129,23 @@ void emit_cookies(const core::Headers& headers, Want&& want, Emit&& emit) {
   });
 }
 
-// Fields the exchange writes or handles itself; never copied from the viewer.
+// Fields the exchange writes or handles itself; never copied from the viewer: the hop-by-hop ones
+// and those below.
 bool exchange_owned(std::string_view n) {
+  if (core::is_hop_by_hop(n)) return true;
   switch (n.size()) {
-    case 2:
-      return core::iequals(n, "te");
     case 3:
       return core::iequals(n, "via");
     case 5:
       return core::iequals(n, "proxy");
     case 6:
       return core::iequals(n, "expect") || core::iequals(n, "cookie");
-    case 7:
-      return core::iequals(n, "trailer") || core::iequals(n, "upgrade");
-    case 10:
-      return core::iequals(n, "connection") || core::iequals(n, "keep-alive");
     case 11:
       return core::iequals(n, "x-amz-cf-id");
     case 14:
-      return core::iequals(n, "content-length") || core::iequals(n, "http2-settings");
+      return core::iequals(n, "content-length");
     case 15:
       return core::iequals(n, "x-forwarded-for");
-    case 16:
-      return core::iequals(n, "proxy-connection");
-    case 17:
-      return core::iequals(n, "transfer-encoding");
-    case 18:
-      return core::iequals(n, "proxy-authenticate");
-    case 19:
-      return core::iequals(n, "proxy-authorization");
     default:
       return false;
   }

@@ -91,7 +91,6 @@ bool Headers::has_token(std::string_view name, std::string_view token) const {
   return found;
 }
 
-namespace {
 bool is_hop_by_hop(std::string_view name) {
   // Dispatch on length first: most fields differ in length from every hop-by-hop name.
   switch (name.size()) {
@@ -115,7 +114,6 @@ bool is_hop_by_hop(std::string_view name) {
       return false;
   }
 }
-}  // namespace
 
 void Headers::remove_hop_by_hop() {
   size_t first = 0;

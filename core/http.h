@@ -45,6 +45,10 @@ inline std::string_view trim_ows(std::string_view s) {
   return s;
 }
 
+// Hop-by-hop field names (RFC 9110 §7.6.1, plus Proxy-Connection and HTTP2-Settings): never
+// forwarded past this hop; also every connection-specific field HTTP/2 forbids (RFC 9113 §8.2.2).
+bool is_hop_by_hop(std::string_view name);
+
 struct Header {
   std::string name;
   std::string value;

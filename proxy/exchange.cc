@@ -53,9 +53,6 @@ bool skip_request_header(std::string_view name) {
 
 }  // namespace
 
-Exchange::Exchange(Downstream& conn, core::RequestHead&& request)
-    : Exchange(conn, std::make_unique<core::RequestHead>(std::move(request))) {}
-
 Exchange::Exchange(Downstream& conn, std::unique_ptr<core::RequestHead> request)
     : conn_(conn),
       worker_(conn.worker()),

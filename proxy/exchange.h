@@ -40,8 +40,7 @@ struct LbState;
 class Exchange final : public http1::ResponseEvents {
  public:
   PORTICO_BLOCK_ALLOCATED
-  Exchange(Downstream& conn, core::RequestHead&& request);
-  // Takes the request head as parsed, without moving its fields again.
+  // Takes the request head as parsed (a heap object, so it is never moved field by field).
   Exchange(Downstream& conn, std::unique_ptr<core::RequestHead> request);
   ~Exchange() override;
   Exchange(const Exchange&) = delete;

@@ -21,23 +21,6 @@ constexpr size_t kOutputHighWatermark = 256 * 1024;
 constexpr size_t kOutputLowWatermark = 64 * 1024;
 constexpr size_t kMaxResponseHeadBytes = 64 * 1024;
 
-// Connection-specific fields must not appear in HTTP/2 (RFC 9113 §8.2.2). Dispatch on length:
-// most names match none of the lengths.
-bool connection_specific(std::string_view name) {
-  switch (name.size()) {
-    case 7:
-      return core::iequals(name, "upgrade");
-    case 10:
-      return core::iequals(name, "connection") || core::iequals(name, "keep-alive");
-    case 16:
-      return core::iequals(name, "proxy-connection");
-    case 17:
-      return core::iequals(name, "transfer-encoding");
-    default:
-      return false;
-  }
-}
-
 // Where the head in `out` ends (just past its empty line), or -1 while it is incomplete. The head
 // is nearly always inside the first chain (the exchange writes it in one piece, every line ending
 // in CRLF): found there line by line with memchr, else with libevent's chain-crossing search.
@@ -193,7 +176,8 @@ bool Stream::build_request(bool end_stream, core::RequestHead& req) {
 }
 
 void Stream::on_request_head(bool end_stream) {
-  core::RequestHead req;
+  auto owned = std::make_unique<core::RequestHead>();
+  core::RequestHead& req = *owned;
   if (!build_request(end_stream, req)) return;
   req.keep_alive = true;
   body_done_ = true;
@@ -206,7 +190,7 @@ void Stream::on_request_head(bool end_stream) {
   if (end_stream) body_done_ = true;
   if (!body_done_) body_in_ = evbuffer_new();
   head_request_ = req.method == core::Method::Head;
-  exchange_ = std::make_unique<Exchange>(*this, std::move(req));
+  exchange_ = std::make_unique<Exchange>(*this, std::move(owned));
   exchange_->start();
 }
 
@@ -326,7 +310,9 @@ bool Stream::submit_head() {
       } else if (name.size() == 17 && core::iequals(name, "transfer-encoding")) {
         chunked = true;  // the exchange only ever writes "chunked"
       }
-      if (connection_specific(name)) continue;
+      // Connection-specific fields must not appear in HTTP/2 (RFC 9113 §8.2.2); the exchange only
+      // writes Connection and Transfer-Encoding of those, the rest were removed from the origin's.
+      if (core::is_hop_by_hop(name)) continue;
       size_t at = names.size();
       names.resize(at + name.size());  // within the reserved capacity
       char* lower = names.data() + at;
