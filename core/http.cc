@@ -95,21 +95,21 @@ bool is_hop_by_hop(std::string_view name) {
   // Dispatch on length first: most fields differ in length from every hop-by-hop name.
   switch (name.size()) {
     case 2:
-      return iequals(name, "te");
+      return name_is(name, "te");
     case 7:
-      return iequals(name, "trailer") || iequals(name, "upgrade");
+      return name_is(name, "trailer") || name_is(name, "upgrade");
     case 10:
-      return iequals(name, "connection") || iequals(name, "keep-alive");
+      return name_is(name, "connection") || name_is(name, "keep-alive");
     case 14:
-      return iequals(name, "http2-settings");
+      return name_is(name, "http2-settings");
     case 16:
-      return iequals(name, "proxy-connection");
+      return name_is(name, "proxy-connection");
     case 17:
-      return iequals(name, "transfer-encoding");
+      return name_is(name, "transfer-encoding");
     case 18:
-      return iequals(name, "proxy-authenticate");
+      return name_is(name, "proxy-authenticate");
     case 19:
-      return iequals(name, "proxy-authorization");
+      return name_is(name, "proxy-authorization");
     default:
       return false;
   }
@@ -125,7 +125,7 @@ void Headers::remove_hop_by_hop() {
   std::string named;
   for (size_t i = first; i < items_.size(); ++i) {  // Connection is itself at or after `first`
     const Header& h = items_[i];
-    if (h.name.size() == 10 && iequals(h.name, "connection")) named.append(h.value).push_back(',');
+    if (name_is(h.name, "connection")) named.append(h.value).push_back(',');
   }
   constexpr size_t kViews = 8;
   std::string_view views[kViews];

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -28,6 +29,30 @@ inline bool iequals(std::string_view a, std::string_view b) {
     char y = b[i];
     if (x == y) continue;
     if ((x | 0x20) != (y | 0x20) || static_cast<unsigned char>((x | 0x20) - 'a') > 25) return false;
+  }
+  return true;
+}
+// `name`, a field name (tchars only, RFC 9110 §5.1), equals `lower`, a lower-case literal of
+// letters, digits and '-', ignoring ASCII case; eight bytes per step. Among tchars, OR-ing 0x20
+// maps only A-Z onto bytes such a literal holds, so for field names this is exact.
+inline bool name_is(std::string_view name, std::string_view lower) {
+  const size_t n = lower.size();
+  if (name.size() != n) return false;
+  const char* a = name.data();
+  const char* b = lower.data();
+  if (n >= 8) {
+    for (size_t i = 0;; i += 8) {
+      if (i + 8 > n) i = n - 8;  // the last step overlaps instead of a byte tail
+      uint64_t x;
+      uint64_t y;
+      std::memcpy(&x, a + i, 8);
+      std::memcpy(&y, b + i, 8);
+      if ((x | 0x2020202020202020ull) != y) return false;
+      if (i + 8 == n) return true;
+    }
+  }
+  for (size_t i = 0; i < n; ++i) {
+    if ((a[i] | 0x20) != b[i]) return false;
   }
   return true;
 }

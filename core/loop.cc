@@ -23,38 +23,49 @@ Loop::~Loop() {
 }
 
 namespace {
-// The running loop of this thread, and the steady time read for its current iteration (keyed by
-// libevent's cached wall time, which libevent refreshes after every poll).
+// The running loop of this thread and the times read for its current iteration: Loop::run runs
+// one iteration per event_base_loop(EVLOOP_ONCE) call and marks both stale before each, so the
+// first timestamp asked for after a poll reads the clock and every later one in that iteration is
+// a thread-local load (libevent's own cached time costs a base lock per call).
 thread_local event_base* t_base = nullptr;
-thread_local timeval t_seen{};
+thread_local bool t_now_valid = false;
+thread_local bool t_wall_valid = false;
 thread_local std::chrono::steady_clock::time_point t_now{};
+thread_local std::chrono::system_clock::time_point t_wall{};
 }  // namespace
 
 void Loop::run() {
   event_base* outer = t_base;
   t_base = base_;
-  t_seen = timeval{};
-  event_base_loop(base_, 0);
+  for (;;) {
+    t_now_valid = false;
+    t_wall_valid = false;
+    // 1: no events left; -1: error. A loopbreak (Loop::stop, a drained worker) is only ever
+    // called from a callback of this loop, so the flag is still set when the iteration returns.
+    if (event_base_loop(base_, EVLOOP_ONCE) != 0 || event_base_got_break(base_) ||
+        event_base_got_exit(base_)) {
+      break;
+    }
+  }
   t_base = outer;
 }
 
 std::chrono::steady_clock::time_point loop_now() {
   if (t_base == nullptr) return std::chrono::steady_clock::now();
-  timeval tv{};
-  event_base_gettimeofday_cached(t_base, &tv);
-  if (tv.tv_sec != t_seen.tv_sec || tv.tv_usec != t_seen.tv_usec) {
-    t_seen = tv;
+  if (!t_now_valid) {
     t_now = std::chrono::steady_clock::now();
+    t_now_valid = true;
   }
   return t_now;
 }
 
 std::chrono::system_clock::time_point loop_wall() {
   if (t_base == nullptr) return std::chrono::system_clock::now();
-  timeval tv{};
-  event_base_gettimeofday_cached(t_base, &tv);
-  return std::chrono::system_clock::time_point(std::chrono::seconds(tv.tv_sec) +
-                                               std::chrono::microseconds(tv.tv_usec));
+  if (!t_wall_valid) {
+    t_wall = std::chrono::system_clock::now();
+    t_wall_valid = true;
+  }
+  return t_wall;
 }
 
 void Loop::stop() {

@@ -44,9 +44,9 @@ class Loop {
   std::vector<std::pair<std::chrono::milliseconds::rep, const timeval*>> common_timeouts_;
 };
 
-// Callback-time clocks. On a loop thread inside Loop::run they read the time once per loop
-// iteration, when the poll returns (libevent's cached time; nginx does the same for its
-// $request_time and timers), so the several timestamps a request takes cost no clock reads. Off a
+// Callback-time clocks. On a loop thread inside Loop::run they read each clock at most once per
+// loop iteration, at the first call after the poll returns (nginx does the same for its
+// $request_time and timers), so the several timestamps a request takes cost one clock read. Off a
 // loop thread they read the clocks. Durations measured with them have the granularity of one
 // loop iteration.
 std::chrono::steady_clock::time_point loop_now();

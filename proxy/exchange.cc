@@ -27,6 +27,7 @@ namespace {
 constexpr size_t kUpstreamHighWatermark = 256 * 1024;
 constexpr size_t kUpstreamLowWatermark = 64 * 1024;
 constexpr size_t kMaxResponseHeadBytes = 64 * 1024;
+constexpr uint64_t kHoldHeadMaxBody = 64 * 1024;  // see handle_response_head
 
 bool is_idempotent(core::Method m) {
   // RFC 9110 §9.2.2.
@@ -792,8 +793,15 @@ void Exchange::handle_response_head() {
     if (evbuffer_peek(in, -1, nullptr, &v, 1) >= 1) {
       body_now = static_cast<size_t>(std::min<uint64_t>(v.iov_len, up_remaining_));
     }
-    size_t w =
-        conn_.send_direct(head, std::string_view(static_cast<const char*>(v.iov_base), body_now));
+    // A head whose body has not arrived yet (origins often write the head and the body with
+    // two calls: nginx's writev then sendfile) waits for the first body bytes instead of going
+    // out alone, as nginx's postpone_output does: one segment and one wake-up of the viewer
+    // instead of two. Only for bodies small enough to follow at once.
+    head_held_ = body_now == 0 && up_remaining_ <= kHoldHeadMaxBody;
+    size_t w = head_held_
+                   ? 0
+                   : conn_.send_direct(
+                         head, std::string_view(static_cast<const char*>(v.iov_base), body_now));
     if (w >= head.size()) {
       head_left = 0;
       size_t body_sent = w - head.size();
@@ -857,6 +865,7 @@ void Exchange::relay_body() {
       size_t n = static_cast<size_t>(std::min<uint64_t>(len, up_remaining_));
       int moved = evbuffer_remove_buffer(in, out, n);
       if (moved <= 0) break;
+      head_held_ = false;
       up_remaining_ -= static_cast<uint64_t>(moved);
       sent_bytes_ += static_cast<uint64_t>(moved);
       if (up_remaining_ == 0) up_complete_ = true;
@@ -892,7 +901,7 @@ void Exchange::relay_body() {
     finish_response();
     return;
   }
-  conn_.flush();
+  if (!head_held_) conn_.flush();
   if (up_eof_ && evbuffer_get_length(in) == 0) {
     if (up_framing_ == core::BodyFraming::UntilClose) {
       up_complete_ = true;

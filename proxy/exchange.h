@@ -215,6 +215,7 @@ class Exchange final : public http1::ResponseEvents {
   bool up_eof_ = false;
   bool retried_stale_ = false;
   bool paused_ = false;
+  bool head_held_ = false;          // response head queued, waiting for the first body bytes
   bool request_sent_ = false;       // whole request (head + body) queued to the origin
   bool waiting_body_room_ = false;  // connection stopped feeding; resume when drained
   int attempts_left_ = 0;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <cstring>
 #include <limits>
 
@@ -175,16 +176,16 @@ inline Known classify(std::string_view name) {
   const char first = static_cast<char>(name.empty() ? 0 : (name[0] | 0x20));
   switch (name.size()) {
     case 4:
-      return first == 'h' && core::iequals(name, "host") ? Known::Host : Known::Other;
+      return first == 'h' && core::name_is(name, "host") ? Known::Host : Known::Other;
     case 6:
-      return first == 'e' && core::iequals(name, "expect") ? Known::Expect : Known::Other;
+      return first == 'e' && core::name_is(name, "expect") ? Known::Expect : Known::Other;
     case 10:
-      return first == 'c' && core::iequals(name, "connection") ? Known::Connection : Known::Other;
+      return first == 'c' && core::name_is(name, "connection") ? Known::Connection : Known::Other;
     case 14:
-      return first == 'c' && core::iequals(name, "content-length") ? Known::ContentLength
+      return first == 'c' && core::name_is(name, "content-length") ? Known::ContentLength
                                                                    : Known::Other;
     case 17:
-      return first == 't' && core::iequals(name, "transfer-encoding") ? Known::TransferEncoding
+      return first == 't' && core::name_is(name, "transfer-encoding") ? Known::TransferEncoding
                                                                       : Known::Other;
     default:
       return Known::Other;
@@ -229,6 +230,64 @@ LineStatus next_head_line(std::string_view data, detail::HeadScan& scan, std::st
   scan.line_start = end + 1;
   scan.scanned = scan.line_start;
   return LineStatus::Line;
+}
+
+// One pass over a complete, well-formed field line at scan.line_start: name (tchars up to the
+// colon), OWS, a value of HTAB/SP/VCHAR/obs-text found word-at-a-time up to its CRLF, trailing OWS
+// trimmed. Anything else (obs-fold, a CTL, a bare CR or LF, an incomplete line) returns false
+// with `scan` untouched, and the caller takes the byte-exact path (next_head_line + split_field),
+// which decides what it is; both give the same name and value for every line this accepts.
+static_assert(std::endian::native == std::endian::little, "ctz finds the first byte");
+
+bool fast_field_line(std::string_view data, detail::HeadScan& scan, std::string_view& name,
+                     std::string_view& value) {
+  // A line the byte-exact path has already scanned in part (it arrived in pieces) stays with
+  // that path, which resumes where it stopped: no rescans of a slowly trickling line.
+  if (scan.scanned > scan.line_start) return false;
+  const char* p = data.data();
+  const size_t n = data.size();
+  size_t i = scan.line_start;
+  const size_t name_start = i;
+  while (i < n && is(p[i], kTchar)) ++i;
+  if (i == name_start || i >= n || p[i] != ':') return false;
+  const size_t name_end = i++;
+  while (i < n && is_ows(p[i])) ++i;
+  const size_t value_start = i;
+  size_t cr = 0;
+  for (;;) {
+    if (i + 8 <= n) {
+      const uint64_t x = load8(p + i);
+      const uint64_t flagged = has_less(x, 0x20) | has_byte(x, 0x7F);
+      if (flagged == 0) {
+        i += 8;
+        continue;
+      }
+      // The lowest flagged byte is an exact match (borrows only run upwards): jump to it.
+      i += static_cast<size_t>(__builtin_ctzll(flagged)) / 8;
+    } else if (i >= n) {
+      return false;  // no CRLF yet
+    }
+    const unsigned char c = static_cast<unsigned char>(p[i]);
+    if (c == '\r') {
+      if (i + 1 < n && p[i + 1] == '\n') {
+        cr = i;
+        break;
+      }
+      return false;
+    }
+    if (c == '\t' || (c >= 0x20 && c != 0x7F)) {
+      ++i;
+      continue;
+    }
+    return false;
+  }
+  size_t value_end = cr;
+  while (value_end > value_start && is_ows(p[value_end - 1])) --value_end;
+  name = std::string_view(p + name_start, name_end - name_start);
+  value = std::string_view(p + value_start, value_end - value_start);
+  scan.line_start = cr + 2;
+  scan.scanned = scan.line_start;
+  return true;
 }
 
 // Length of a partial line, not counting a trailing CR that may start its CRLF.
@@ -494,7 +553,16 @@ size_t RequestParser::feed(std::string_view data) {
 
 size_t RequestParser::feed_head(std::string_view data) {
   std::string_view line;
+  std::string_view name;
+  std::string_view value;
   for (;;) {
+    if (scan_.have_start_line && fast_field_line(data, scan_, name, value)) {
+      if (!add_field(name, value)) return 0;
+      if (head_too_large(scan_, limits_.max_header_bytes)) {
+        return fail(431, "request head too large"), 0;
+      }
+      continue;
+    }
     const LineStatus st = next_head_line(data, scan_, line);
     if (st == LineStatus::NeedMore) {
       if (!scan_.have_start_line &&
@@ -630,6 +698,10 @@ bool RequestParser::parse_field(std::string_view line) {
   std::string_view name;
   std::string_view value;
   if (!split_field(line, name, value)) return fail(400, "bad header field");
+  return add_field(name, value);
+}
+
+bool RequestParser::add_field(std::string_view name, std::string_view value) {
   if (++scan_.field_count > limits_.max_header_count) return fail(431, "too many header fields");
   const uint32_t index = static_cast<uint32_t>(head_.headers.size());
   switch (classify(name)) {
@@ -777,7 +849,16 @@ size_t ResponseParser::feed(std::string_view data) {
 // after an interim (1xx) response.
 size_t ResponseParser::parse_one_head(std::string_view data) {
   std::string_view line;
+  std::string_view name;
+  std::string_view value;
   for (;;) {
+    if (scan_.have_start_line && fast_field_line(data, scan_, name, value)) {
+      if (!add_field(name, value)) return 0;
+      if (head_too_large(scan_, max_header_bytes_)) {
+        return fail(ErrorKind::ParseError, "response head too large"), 0;
+      }
+      continue;
+    }
     const LineStatus st = next_head_line(data, scan_, line);
     if (st == LineStatus::NeedMore) {
       if (data.size() > scan_.head_start && data.size() - scan_.head_start >= max_header_bytes_) {
@@ -858,6 +939,10 @@ bool ResponseParser::parse_field(std::string_view line) {
   std::string_view name;
   std::string_view value;
   if (!split_field(line, name, value)) return fail(ErrorKind::ParseError, "bad header field");
+  return add_field(name, value);
+}
+
+bool ResponseParser::add_field(std::string_view name, std::string_view value) {
   if (++scan_.field_count > max_header_count_) {
     return fail(ErrorKind::ParseError, "too many header fields");
   }

@@ -147,6 +147,7 @@ class RequestParser {
   bool parse_request_line(std::string_view line);
   bool parse_target(std::string_view target);
   bool parse_field(std::string_view line);
+  bool add_field(std::string_view name, std::string_view value);
   bool finish_head();
   bool fail(int status, const char* detail);
 
@@ -185,6 +186,7 @@ class ResponseParser {
   size_t feed_body(std::string_view data);
   bool parse_status_line(std::string_view line);
   bool parse_field(std::string_view line);
+  bool add_field(std::string_view name, std::string_view value);
   bool finish_head();
   bool fail(core::ErrorKind kind, const char* detail);
   void reset_head();

@@ -44,6 +44,52 @@ class ClosingServer:
         self.sock.close()
 
 
+class SplitHeadServer:
+    """Answers each request with its head first, then the 5-byte body once `release` is set, or,
+    for paths under /cut/, closes right after the head (a body that never comes)."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.head_sent = threading.Event()
+        self.release = threading.Event()
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def _run(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(c,), daemon=True).start()
+
+    def _serve(self, c):
+        c.settimeout(10)
+        try:
+            data = b""
+            while b"\r\n\r\n" not in data:
+                piece = c.recv(65536)
+                if not piece:
+                    return
+                data += piece
+            c.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\n")
+            self.head_sent.set()
+            if b" /cut/" in data.split(b"\r\n", 1)[0]:
+                return
+            if self.release.wait(10):
+                c.sendall(b"hello")
+                c.recv(1)  # until Portico closes or reuses-and-drops the connection
+        except OSError:
+            pass
+        finally:
+            c.close()
+
+    def close(self):
+        self.sock.close()
+
+
 class OriginErrorsTest(h.PorticoTestCase):
     @classmethod
     def setUpClass(cls):
@@ -54,6 +100,8 @@ class OriginErrorsTest(h.PorticoTestCase):
         h.add_cleanup(cls, cls.hang.close)
         cls.closing = ClosingServer()
         h.add_cleanup(cls, cls.closing.close)
+        cls.split = SplitHeadServer()
+        h.add_cleanup(cls, cls.split.close)
         down = f"http://127.0.0.1:{h.down_origin_port()}"
         q = h.yaml_str
         opts = "connection_timeout: 2s, connection_attempts: 1"
@@ -69,12 +117,15 @@ distributions:
       - {{ id: slow, custom_origin: {{ url: {q(cls.slow.url)}, origin_read_timeout: 1s, {opts} }} }}
       - {{ id: hang, custom_origin: {{ url: "http://127.0.0.1:{cls.hang.port}", origin_read_timeout: 1s, {opts} }} }}
       - {{ id: closing, custom_origin: {{ url: "http://127.0.0.1:{cls.closing.port}", {opts} }} }}
+      - {{ id: split, custom_origin: {{ url: "http://127.0.0.1:{cls.split.port}", {opts} }} }}
     default_cache_behavior: {{ target_origin_id: good }}
     cache_behaviors:
       - {{ path_pattern: "/down/*", target_origin_id: down }}
       - {{ path_pattern: "/slow/*", target_origin_id: slow }}
       - {{ path_pattern: "/hang/*", target_origin_id: hang }}
       - {{ path_pattern: "/closing/*", target_origin_id: closing }}
+      - {{ path_pattern: "/split/*", target_origin_id: split }}
+      - {{ path_pattern: "/cut/*", target_origin_id: split }}
 """
         cls.p = h.make_portico(cls, cfg)
         cls.port = cls.p.port("http")
@@ -133,6 +184,34 @@ distributions:
         r = h.get(self.port, "/slow/slow?delay=0.3")
         self.assertEqual(r.status, 200)
         self.assertEqual(r.body, b"slow done\n")
+
+    def test_head_and_body_sent_apart_arrive_as_one_response(self):
+        # The origin writes its head, then its body later (as nginx's writev + sendfile do):
+        # Portico holds the small head for the body and the viewer gets one whole response.
+        self.split.head_sent.clear()
+        self.split.release.clear()
+        with h.RawConn(self.port) as c:
+            c.request("GET", "/split/a")
+            self.assertTrue(self.split.head_sent.wait(5))
+            self.assertTrue(c.quiet_for(0.3), "the head went out without its body")
+            self.split.release.set()
+            r = c.read_response()
+            self.assertEqual(r.status, 200)
+            self.assertEqual(r.body, b"hello")
+            self.assertEqual(r.header("X-Cache"), "Miss from cloudfront")
+            # The connection stays usable.
+            c.request("GET", "/x")
+            self.assertEqual(c.read_response().body, b"hello from good\n")
+
+    def test_head_whose_body_never_comes_is_a_closed_connection(self):
+        # The origin closes after the head: no 200 head followed by an error page, just a close
+        # (RFC 9112 §9.6: the response cannot be completed).
+        with h.RawConn(self.port) as c:
+            c.request("GET", "/cut/a")
+            closed, data = c.wait_closed(5)
+            self.assertTrue(closed)
+            self.assertLessEqual(data.count(b"HTTP/1.1 "), 1, data[:300])
+            self.assertNotIn(ERROR_TEXT, data)
 
     def test_head_error_has_no_body(self):
         with h.RawConn(self.port) as c:

@@ -103,3 +103,27 @@ TEST_CASE("manual clock advances both clocks", "[core][clock]") {
   CHECK(c.now() - m0 == std::chrono::seconds(5));
   CHECK(c.wall() - w0 == std::chrono::seconds(5));
 }
+
+TEST_CASE("name_is compares a field name with a lower-case literal ignoring case",
+          "[http][name_is]") {
+  using portico::core::name_is;
+  CHECK(name_is("te", "te"));
+  CHECK(name_is("TE", "te"));
+  CHECK(name_is("Content-Length", "content-length"));
+  CHECK(name_is("CONTENT-LENGTH", "content-length"));
+  CHECK(name_is("Transfer-Encoding", "transfer-encoding"));  // 17: overlapping last word
+  CHECK(name_is("HTTP2-Settings", "http2-settings"));
+  CHECK_FALSE(name_is("Content-Lengths", "content-length"));
+  CHECK_FALSE(name_is("Content_Length", "content-length"));
+  CHECK_FALSE(name_is("Content-Lengtx", "content-length"));
+  CHECK_FALSE(name_is("Xontent-Length", "content-length"));
+  CHECK_FALSE(name_is("tf", "te"));
+  CHECK_FALSE(name_is("", "te"));
+  // A difference in any one byte position of an 8-byte step is seen.
+  const std::string lit = "proxy-authorization";
+  for (size_t i = 0; i < lit.size(); ++i) {
+    std::string other = lit;
+    other[i] = 'q' == lit[i] ? 'z' : 'q';
+    CHECK_FALSE(name_is(other, lit));
+  }
+}

@@ -786,7 +786,13 @@ void check_same(const RequestRun& whole, const RequestRun& split) {
   CHECK(split.log.bodies == whole.log.bodies);
   for (size_t i = 0; i < whole.log.heads.size(); ++i) {
     CHECK(split.log.heads[i].target == whole.log.heads[i].target);
-    CHECK(split.log.heads[i].headers.size() == whole.log.heads[i].headers.size());
+    REQUIRE(split.log.heads[i].headers.size() == whole.log.heads[i].headers.size());
+    for (size_t k = 0; k < whole.log.heads[i].headers.size(); ++k) {
+      const core::Header& a = *(whole.log.heads[i].headers.begin() + k);
+      const core::Header& b = *(split.log.heads[i].headers.begin() + k);
+      CHECK(b.name == a.name);
+      CHECK(b.value == a.value);
+    }
   }
 }
 
@@ -801,6 +807,19 @@ TEST_CASE("request: any split gives the same events", "[http1][request][split]")
       chunked_with("5\r\nhelloXX"),
       chunked_with("5;x\r\nhello\r\n0\r\nbad trailer\r\n\r\n"),
       crlf("GET / HTTP/1.1\nHost: a\nX: b\n c\n\n"),
+      // A whole line takes the one-pass field scan, a split one the byte-exact path: values with
+      // tabs, trailing and leading OWS, obs-text, empty values and CTLs at every word position.
+      crlf("GET / HTTP/1.1\nHost: a\nA:\tv1\tv2\t \nB:  spaced value here  \nC:\nD: \xc3\xa9t\xe9"
+           "\n"
+           "E: 0123456789abcdef0123456789\n\n"),
+      crlf("GET / HTTP/1.1\nHost: a\nX: 01234567\x7f"
+           "89\n\n"),
+      crlf("GET / HTTP/1.1\nHost: a\nX: 0123456789abcde\x01"
+           "\n\n"),
+      "GET / HTTP/1.1\r\nHost: a\r\nX: 0123456789\rab\r\n\r\n",
+      "GET / HTTP/1.1\r\nHost: a\r\nX: 0123456789abcdef\n\r\n",
+      "GET / HTTP/1.1\r\nHost: a\r\nX : v\r\n\r\n",
+      "GET / HTTP/1.1\r\nHost: a\r\n: v\r\n\r\n",
   };
   for (const std::string& in : inputs) {
     const RequestRun whole = run_request(in);
@@ -811,6 +830,43 @@ TEST_CASE("request: any split gives the same events", "[http1][request][split]")
   }
   CHECK(run_request(kChunked, Limits{}, every_byte(kChunked.size())).log.bodies.at(0) ==
         "hello world0123456789");
+}
+
+TEST_CASE("response: any split gives the same head", "[http1][response][split]") {
+  const std::vector<std::string> inputs = {
+      crlf("HTTP/1.1 200 OK\nServer: nginx/1.22.1\nDate: Thu, 26 Nov 2026 08:41:41 GMT\n"
+           "Content-Type: application/octet-stream\nContent-Length: 3\nX:\t a\tb \nY:\n\nabc"),
+      crlf("HTTP/1.1 100 Continue\nA: b\n\nHTTP/1.1 204 No Content\nB: \xc3\xa9"
+           "\n\n"),
+      crlf("HTTP/1.1 200 OK\nContent-Length: 0\nX: 0123456789\x7f"
+           "\n\n"),
+      "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nX: 0123456789abcdef\rX\r\n\r\n",
+      "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nX: 0123456789abcdef\n\r\n",
+  };
+  for (const std::string& in : inputs) {
+    const ResponseRun whole = run_response(in);
+    for (size_t cut = 1; cut < in.size(); ++cut) {
+      const ResponseRun split = run_response(in, Method::Get, false, {cut});
+      REQUIRE(split.failed == whole.failed);
+      REQUIRE(split.log.heads.size() == whole.log.heads.size());
+      for (size_t i = 0; i < whole.log.heads.size(); ++i) {
+        REQUIRE(split.log.heads[i].headers.size() == whole.log.heads[i].headers.size());
+        for (size_t k = 0; k < whole.log.heads[i].headers.size(); ++k) {
+          CHECK((split.log.heads[i].headers.begin() + k)->name ==
+                (whole.log.heads[i].headers.begin() + k)->name);
+          CHECK((split.log.heads[i].headers.begin() + k)->value ==
+                (whole.log.heads[i].headers.begin() + k)->value);
+        }
+      }
+    }
+  }
+  const ResponseRun ok = run_response(inputs[0]);
+  REQUIRE(ok.log.heads.size() == 1);
+  CHECK(ok.log.heads[0].headers.get_or("x") == "a\tb");
+  CHECK(ok.log.heads[0].headers.get_or("date") == "Thu, 26 Nov 2026 08:41:41 GMT");
+  CHECK(run_response(inputs[2]).failed);
+  CHECK(run_response(inputs[3]).failed);
+  CHECK(run_response(inputs[4]).failed);
 }
 
 TEST_CASE("request: limits hold when fed a byte at a time", "[http1][request][split]") {
