@@ -15,6 +15,7 @@
 #include "cache/key.h"
 #include "cache/object.h"
 #include "cache/redis_tier.h"
+#include "core/block_cache.h"
 #include "core/loop.h"
 #include "proxy/exchange.h"
 #include "proxy/worker.h"
@@ -87,7 +88,7 @@ struct Exchange::CacheState final : cache::Subscriber {
     uint64_t first = 0;
     uint64_t length = kToEnd;
   };
-  std::vector<Segment> segments;
+  std::vector<Segment, core::BlockAllocator<Segment>> segments;  // one for a plain hit
   std::string trailer;
   size_t segment = 0;
   uint64_t segment_done = 0;
