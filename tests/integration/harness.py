@@ -831,6 +831,54 @@ class ConnTrackingServer:
             c.close()
 
 
+class ScriptedServer:
+    """A bare TCP origin whose answers are scripted: for each connection, in its own thread, reads
+    one request head and calls answer(conn, head); the connection closes when answer returns.
+    For origins that misbehave in ways an HTTP server library will not (no answer, bytes that are
+    not HTTP, a head without its body)."""
+
+    def __init__(self, answer):
+        self.answer = answer
+        self.accepted = 0
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+        self._t = threading.Thread(target=self._run, daemon=True)
+        self._t.start()
+
+    def _run(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            self.accepted += 1
+            threading.Thread(target=self._serve, args=(c,), daemon=True).start()
+
+    def _serve(self, c):
+        with c:
+            c.settimeout(10)
+            try:
+                head = b""
+                while b"\r\n\r\n" not in head:
+                    piece = c.recv(65536)
+                    if not piece:
+                        return
+                    head += piece
+                self.answer(c, head)
+            except OSError:
+                pass
+
+    def close(self):
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.sock.close()
+        self._t.join(5)
+
+
 # ---------------------------------------------------------------------------------------------
 # Raw-socket client
 

@@ -13,8 +13,6 @@ import http.client
 import json
 import os
 import re
-import socket
-import threading
 import time
 
 import harness as h
@@ -349,44 +347,12 @@ distributions:
         self.assertEqual(r.status, 404)
 
 
-class BrokenTarget:
+class BrokenTarget(h.ScriptedServer):
     """A target that reads a request and answers with bytes that are not HTTP, then closes (ALB:
     "The target response is malformed" -> 502)."""
 
     def __init__(self):
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.port = self.sock.getsockname()[1]
-        self._t = threading.Thread(target=self._run, daemon=True)
-        self._t.start()
-
-    def _run(self):
-        while True:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                return
-            with c:
-                c.settimeout(5)
-                try:
-                    data = b""
-                    while b"\r\n\r\n" not in data:
-                        piece = c.recv(65536)
-                        if not piece:
-                            break
-                        data += piece
-                    c.sendall(b"NOT HTTP AT ALL\r\n\r\n")
-                except OSError:
-                    pass
-
-    def close(self):
-        try:
-            self.sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-        self.sock.close()
-        self._t.join(5)
+        super().__init__(lambda c, head: c.sendall(b"NOT HTTP AT ALL\r\n\r\n"))
 
 
 def cookie_values(resp, name):

@@ -1,7 +1,6 @@
 """Origin failures become CloudFront-style error responses: connection refused -> 502, an origin
 that closes without answering -> 502, an origin slower than origin_read_timeout -> 504."""
 
-import socket
 import threading
 import time
 
@@ -10,84 +9,27 @@ import harness as h
 ERROR_TEXT = b"The request could not be satisfied"
 
 
-class ClosingServer:
-    """Accepts, reads the request head, then closes without answering."""
-
-    def __init__(self):
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.port = self.sock.getsockname()[1]
-        self.accepted = 0
-        threading.Thread(target=self._run, daemon=True).start()
-
-    def _run(self):
-        while True:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                return
-            self.accepted += 1
-            c.settimeout(5)
-            try:
-                data = b""
-                while b"\r\n\r\n" not in data:
-                    piece = c.recv(65536)
-                    if not piece:
-                        break
-                    data += piece
-            except OSError:
-                pass
-            c.close()
-
-    def close(self):
-        self.sock.close()
-
-
-class SplitHeadServer:
+class SplitHeadOrigin:
     """Answers each request with its head first, then the 5-byte body once `release` is set, or,
     for paths under /cut/, closes right after the head (a body that never comes)."""
 
     def __init__(self):
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.port = self.sock.getsockname()[1]
         self.head_sent = threading.Event()
         self.release = threading.Event()
-        threading.Thread(target=self._run, daemon=True).start()
+        self.server = h.ScriptedServer(self.answer)
+        self.port = self.server.port
 
-    def _run(self):
-        while True:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(c,), daemon=True).start()
-
-    def _serve(self, c):
-        c.settimeout(10)
-        try:
-            data = b""
-            while b"\r\n\r\n" not in data:
-                piece = c.recv(65536)
-                if not piece:
-                    return
-                data += piece
-            c.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\n")
-            self.head_sent.set()
-            if b" /cut/" in data.split(b"\r\n", 1)[0]:
-                return
-            if self.release.wait(10):
-                c.sendall(b"hello")
-                c.recv(1)  # until Portico closes or reuses-and-drops the connection
-        except OSError:
-            pass
-        finally:
-            c.close()
+    def answer(self, c, head):
+        c.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\n")
+        self.head_sent.set()
+        if b" /cut/" in head.split(b"\r\n", 1)[0]:
+            return
+        if self.release.wait(10):
+            c.sendall(b"hello")
+            c.recv(1)  # until Portico closes or drops the pooled connection
 
     def close(self):
-        self.sock.close()
+        self.server.close()
 
 
 class OriginErrorsTest(h.PorticoTestCase):
@@ -98,9 +40,10 @@ class OriginErrorsTest(h.PorticoTestCase):
         cls.slow = h.make_origin(cls, "slow")
         cls.hang = h.ConnTrackingServer()
         h.add_cleanup(cls, cls.hang.close)
-        cls.closing = ClosingServer()
+        # Reads the request head, then closes without answering.
+        cls.closing = h.ScriptedServer(lambda c, head: None)
         h.add_cleanup(cls, cls.closing.close)
-        cls.split = SplitHeadServer()
+        cls.split = SplitHeadOrigin()
         h.add_cleanup(cls, cls.split.close)
         down = f"http://127.0.0.1:{h.down_origin_port()}"
         q = h.yaml_str
