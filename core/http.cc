@@ -1,5 +1,7 @@
 #include "core/http.h"
 
+#include <cstring>
+
 #include <algorithm>
 #include <array>
 
@@ -45,10 +47,25 @@ std::string to_lower(std::string_view s) {
   return out;
 }
 
+void copy_lower(char* d, const char* s, size_t n) {
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t x;
+    std::memcpy(&x, s + i, 8);
+    // Per byte (no carries cross bytes: every sum stays below 0x100): bit 7 of h + 0x3F says
+    // h >= 'A', of h + 0x25 says h > 'Z'; a byte that is 'A'..'Z' (and ASCII) gains 0x20.
+    const uint64_t h = x & 0x7F7F7F7F7F7F7F7Full;
+    const uint64_t upper =
+        (h + 0x3F3F3F3F3F3F3F3Full) & ~(h + 0x2525252525252525ull) & ~x & 0x8080808080808080ull;
+    x |= upper >> 2;
+    std::memcpy(d + i, &x, 8);
+  }
+  for (; i < n; ++i) d[i] = lower(s[i]);
+}
+
 void assign_lower(std::string& out, std::string_view s) {
   out.resize(s.size());
-  char* d = out.data();
-  for (size_t i = 0; i < s.size(); ++i) d[i] = lower(s[i]);
+  copy_lower(out.data(), s.data(), s.size());
 }
 
 void Headers::add(std::string_view name, std::string_view value) {

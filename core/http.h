@@ -57,6 +57,8 @@ inline bool name_is(std::string_view name, std::string_view lower) {
   return true;
 }
 std::string to_lower(std::string_view s);
+// Writes the ASCII lower case of s[0, n) to d (which may be s): eight bytes per step.
+void copy_lower(char* d, const char* s, size_t n);
 // `out` becomes the ASCII lower case of `s`, reusing its storage.
 void assign_lower(std::string& out, std::string_view s);
 

@@ -304,10 +304,10 @@ bool Stream::submit_head() {
       }
       std::string_view name = f.substr(0, colon);
       std::string_view value = core::trim_ows(f.substr(colon + 1));
-      if (name.size() == 14 && core::iequals(name, "content-length")) {
+      if (core::name_is(name, "content-length")) {
         has_length =
             std::from_chars(value.data(), value.data() + value.size(), length).ec == std::errc();
-      } else if (name.size() == 17 && core::iequals(name, "transfer-encoding")) {
+      } else if (core::name_is(name, "transfer-encoding")) {
         chunked = true;  // the exchange only ever writes "chunked"
       }
       // Connection-specific fields must not appear in HTTP/2 (RFC 9113 §8.2.2); the exchange only
@@ -315,11 +315,15 @@ bool Stream::submit_head() {
       if (core::is_hop_by_hop(name)) continue;
       size_t at = names.size();
       names.resize(at + name.size());  // within the reserved capacity
-      char* lower = names.data() + at;
-      for (size_t i = 0; i < name.size(); ++i) lower[i] = core::ascii_lower(name[i]);
+      core::copy_lower(names.data() + at, name.data(), name.size());
+      // X-Amz-Cf-Id is new in every response: indexed (RFC 7541 §6.2.1) it would only push the
+      // fields that repeat (Via, X-Cache, Server, ...) out of the HPACK table one response at a
+      // time, and they would then be sent and Huffman-coded in full again.
+      uint8_t flags = core::name_is(name, "x-amz-cf-id") ? NGHTTP2_NV_FLAG_NO_INDEX
+                                                         : NGHTTP2_NV_FLAG_NONE;
       nva.push_back({reinterpret_cast<uint8_t*>(names.data() + at),
                      reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(),
-                     value.size(), NGHTTP2_NV_FLAG_NONE});
+                     value.size(), flags});
     }
     if (head_request_ || status == 204 || status == 304) {
       framing_ = core::BodyFraming::None;

@@ -127,3 +127,21 @@ TEST_CASE("name_is compares a field name with a lower-case literal ignoring case
     CHECK_FALSE(name_is(other, lit));
   }
 }
+
+TEST_CASE("copy_lower lower-cases A-Z and leaves every other byte alone", "[http][lower]") {
+  std::string all;
+  for (int c = 0; c < 256; ++c) all.push_back(static_cast<char>(c));
+  for (size_t shift = 0; shift < 8; ++shift) {  // every byte at every position of a word
+    const std::string in = std::string(shift, 'Q') + all + "TAIL";
+    std::string out(in.size(), '\0');
+    portico::core::copy_lower(out.data(), in.data(), in.size());
+    for (size_t i = 0; i < in.size(); ++i) {
+      const unsigned char c = static_cast<unsigned char>(in[i]);
+      const char want = (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : static_cast<char>(c);
+      REQUIRE(out[i] == want);
+    }
+  }
+  std::string s = "Content-Type";
+  portico::core::copy_lower(s.data(), s.data(), s.size());  // in place
+  CHECK(s == "content-type");
+}
