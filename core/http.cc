@@ -1,9 +1,8 @@
 #include "core/http.h"
 
-#include <cstring>
-
 #include <algorithm>
 #include <array>
+#include <cstring>
 
 namespace portico::core {
 namespace {

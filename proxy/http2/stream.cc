@@ -319,8 +319,8 @@ bool Stream::submit_head() {
       // X-Amz-Cf-Id is new in every response: indexed (RFC 7541 §6.2.1) it would only push the
       // fields that repeat (Via, X-Cache, Server, ...) out of the HPACK table one response at a
       // time, and they would then be sent and Huffman-coded in full again.
-      uint8_t flags = core::name_is(name, "x-amz-cf-id") ? NGHTTP2_NV_FLAG_NO_INDEX
-                                                         : NGHTTP2_NV_FLAG_NONE;
+      uint8_t flags =
+          core::name_is(name, "x-amz-cf-id") ? NGHTTP2_NV_FLAG_NO_INDEX : NGHTTP2_NV_FLAG_NONE;
       nva.push_back({reinterpret_cast<uint8_t*>(names.data() + at),
                      reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(),
                      value.size(), flags});
