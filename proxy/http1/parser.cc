@@ -232,13 +232,14 @@ LineStatus next_head_line(std::string_view data, detail::HeadScan& scan, std::st
   return LineStatus::Line;
 }
 
+// fast_field_line reads eight bytes as one word and finds the first flagged byte with ctz.
+static_assert(std::endian::native == std::endian::little, "ctz finds the first byte");
+
 // One pass over a complete, well-formed field line at scan.line_start: name (tchars up to the
 // colon), OWS, a value of HTAB/SP/VCHAR/obs-text found word-at-a-time up to its CRLF, trailing OWS
 // trimmed. Anything else (obs-fold, a CTL, a bare CR or LF, an incomplete line) returns false
 // with `scan` untouched, and the caller takes the byte-exact path (next_head_line + split_field),
 // which decides what it is; both give the same name and value for every line this accepts.
-static_assert(std::endian::native == std::endian::little, "ctz finds the first byte");
-
 bool fast_field_line(std::string_view data, detail::HeadScan& scan, std::string_view& name,
                      std::string_view& value) {
   // A line the byte-exact path has already scanned in part (it arrived in pieces) stays with
