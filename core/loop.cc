@@ -8,7 +8,24 @@
 
 namespace portico::core {
 
-Loop::Loop() : base_(event_base_new()) {
+namespace {
+// epoll with libevent's changelist: the epoll_ctl calls an iteration's event_add/event_del would
+// make are merged per fd and applied once, just before the next epoll_wait, so a write event that
+// is added and deleted again in one pass (OpenSSL's bufferevent does so for every response)
+// costs nothing, and a read+write change is one call. libevent's caveat is fds cloned with dup(),
+// which Portico never registers. An fd closed and reused within one iteration is handled by
+// libevent (a MOD that finds no fd is retried as an ADD; a DEL of a closed fd is ignored).
+event_base* new_base() {
+  event_config* cfg = event_config_new();
+  PORTICO_CHECK(cfg != nullptr);
+  event_config_set_flag(cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+  event_base* base = event_base_new_with_config(cfg);
+  event_config_free(cfg);
+  return base;
+}
+}  // namespace
+
+Loop::Loop() : base_(new_base()) {
   PORTICO_CHECK(base_ != nullptr);
   PORTICO_CHECK(::pipe2(wakeup_fds_, O_NONBLOCK | O_CLOEXEC) == 0);
   wakeup_ev_ = event_new(base_, wakeup_fds_[0], EV_READ | EV_PERSIST, &Loop::on_wakeup, this);

@@ -113,12 +113,13 @@ void Connection::start() {
   bufferevent_set_timeouts(
       bev_, nullptr, worker_.loop().common_timeout(worker_.snapshot()->model->server.idle_timeout));
   if (tls_) {
-    // OpenSSL's bufferevent writes whatever is queued by itself: EV_WRITE stays enabled. The read
-    // high watermark stops reading while pipelined input waits (backpressure).
+    // OpenSSL's bufferevent writes whatever is queued by itself once EV_WRITE is enabled, which
+    // happens when the handshake is done (on_event, tls_enable_writes). The read high watermark
+    // stops reading while pipelined input waits (backpressure).
     bufferevent_setcb(bev_, &Connection::on_tls_read, &Connection::on_write, &Connection::on_event,
                       this);
     bufferevent_setwatermark(bev_, EV_READ, 0, kReadHighWatermark);
-    bufferevent_enable(bev_, EV_WRITE);
+    bufferevent_disable(bev_, EV_WRITE);  // new bufferevents start with it enabled
   } else {
     bufferevent_setcb(bev_, nullptr, &Connection::on_write, &Connection::on_event, this);
     // The bufferevent only writes (write-first, see flush()); reads go through rev_.
@@ -268,7 +269,10 @@ void Connection::flush() {
     // syscall, and a response is a head chain plus body chains. Large bodies go as they are.
     size_t n = evbuffer_get_length(staging_);
     if (n > 0 && n <= kTlsJoinLimit) evbuffer_pullup(staging_, -1);
-    if (n > 0) evbuffer_add_buffer(bufferevent_get_output(bev_), staging_);
+    if (n > 0) {
+      evbuffer_add_buffer(bufferevent_get_output(bev_), staging_);
+      tls_write_soon(bev_);
+    }
     return;
   }
   if (flush_now(bev_, files_in_output_)) files_in_output_ = false;
@@ -584,7 +588,12 @@ void Connection::close_after_flush() {
   disarm_timer();
   flush();  // TLS: hand the staged bytes over
   bufferevent_setwatermark(bev_, EV_WRITE, 0, 0);
-  if (flush_now(bev_, files_in_output_ || tls_)) begin_linger();
+  if (tls_) {
+    // OpenSSL's bufferevent writes (never raw bytes from here); on_write lingers once it is done.
+    if (evbuffer_get_length(bufferevent_get_output(bev_)) == 0) begin_linger();
+    return;
+  }
+  if (flush_now(bev_, files_in_output_)) begin_linger();
 }
 
 // Lingering close: after the last response byte, half-close and discard what the client still
@@ -625,6 +634,7 @@ void Connection::on_write(bufferevent* /*bev*/, void* arg) {
 void Connection::on_event(bufferevent* /*bev*/, short what, void* arg) {
   auto* self = static_cast<Connection*>(arg);
   if (what & BEV_EVENT_CONNECTED) {
+    tls_enable_writes(self->bev_);
     self->on_handshake_done();
     return;
   }

@@ -2,6 +2,7 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_struct.h>
 #include <event2/event.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -69,6 +70,19 @@ size_t send_direct(bufferevent* bev, std::string_view a, std::string_view b) {
   m.msg_iovlen = b.empty() ? 1 : 2;
   ssize_t w = ::sendmsg(fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
   return w > 0 ? static_cast<size_t>(w) : 0;
+}
+
+void tls_write_soon(bufferevent* bev) {
+  if (evbuffer_get_length(bufferevent_get_output(bev)) == 0) return;
+  // ev_write belongs to the bufferevent (event2/bufferevent_struct.h); activating it runs the same
+  // callback an EPOLLOUT would, and OpenSSL returns WANT_WRITE (the event stays registered) if
+  // the kernel does not take everything.
+  event_active(&bev->ev_write, EV_WRITE, 1);
+}
+
+void tls_enable_writes(bufferevent* bev) {
+  bufferevent_enable(bev, EV_WRITE);  // OpenSSL's bufferevent writes only while enabled
+  if (evbuffer_get_length(bufferevent_get_output(bev)) == 0) event_del(&bev->ev_write);
 }
 
 void write_drained(bufferevent* bev) {

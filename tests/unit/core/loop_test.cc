@@ -1,7 +1,12 @@
 #include "core/loop.h"
 
+#include <event2/event.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <cstring>
 
 using namespace std::chrono_literals;
 using portico::core::Loop;
@@ -44,4 +49,50 @@ TEST_CASE("loop time is read once per iteration and moves on between iterations"
   while (std::chrono::steady_clock::now() < spin_until) {
   }
   CHECK(loop_now() > a);
+}
+
+TEST_CASE("loops batch epoll changes and survive an fd reused within one iteration", "[loop]") {
+  Loop loop;
+  CHECK(std::strcmp(event_base_get_method(loop.base()), "epoll (with changelist)") == 0);
+  // A socket watched since an earlier iteration is deleted and closed, and a new socket that gets
+  // the same number is registered in the same callback: the merged changes must still leave the
+  // new socket watched (libevent turns the MOD that finds no fd into an ADD).
+  int first[2] = {-1, -1};
+  int second[2] = {-1, -1};
+  struct Seen {
+    Loop* loop;
+    bool readable;
+  } seen{&loop, false};
+  auto on_read = [](evutil_socket_t, short, void* arg) {
+    auto* s = static_cast<Seen*>(arg);
+    s->readable = true;
+    event_base_loopbreak(s->loop->base());
+  };
+  event* old_ev = nullptr;
+  event* new_ev = nullptr;
+  Timer guard(loop, [&] { loop.stop(); });  // only if the read event never comes
+  Timer swap(loop, [&] {
+    // The old socket is in the epoll set now (registered in an earlier iteration).
+    event_free(old_ev);
+    ::close(first[0]);
+    REQUIRE(socketpair(AF_UNIX, SOCK_STREAM, 0, second) == 0);
+    new_ev = event_new(loop.base(), second[0], EV_READ | EV_PERSIST, on_read, &seen);
+    event_add(new_ev, nullptr);
+    REQUIRE(::write(second[1], "x", 1) == 1);
+    guard.arm(5000ms);
+  });
+  Timer start(loop, [&] {
+    REQUIRE(socketpair(AF_UNIX, SOCK_STREAM, 0, first) == 0);
+    old_ev = event_new(loop.base(), first[0], EV_READ | EV_PERSIST, on_read, &seen);
+    event_add(old_ev, nullptr);
+    swap.arm(1ms);
+  });
+  start.arm(0ms);
+  loop.run();
+  CHECK(second[0] == first[0]);  // the case under test: the number was reused
+  CHECK(seen.readable);
+  event_free(new_ev);
+  ::close(first[1]);
+  ::close(second[0]);
+  ::close(second[1]);
 }

@@ -87,14 +87,21 @@ struct HandshakeResult {
   std::string cipher;       // negotiated cipher (OpenSSL name)
   bool reused = false;      // session resumed
   long verify_result = -1;  // NOLINT(google-runtime-int): client-side X509 verification
+  int tickets = 0;          // session tickets (new sessions) the client received
   SslPtr client;            // kept for SSL_get1_session and inspection
   SslPtr server;
 };
 
 inline void record_alert(const SSL* ssl, int where, int ret) {
   if ((where & SSL_CB_READ_ALERT) == 0) return;
-  auto* out = static_cast<int*>(SSL_get_ex_data(ssl, 0));
-  if (out != nullptr) *out = ret & 0xff;
+  auto* r = static_cast<HandshakeResult*>(SSL_get_ex_data(ssl, 0));
+  if (r != nullptr) r->server_alert = ret & 0xff;
+}
+
+inline int count_ticket(SSL* ssl, SSL_SESSION* /*session*/) {
+  auto* r = static_cast<HandshakeResult*>(SSL_get_ex_data(ssl, 0));
+  if (r != nullptr) ++r->tickets;
+  return 0;  // not kept: OpenSSL frees it
 }
 
 // Runs a full handshake between a new client and a new SSL of `server_ctx`.
@@ -114,6 +121,10 @@ inline HandshakeResult handshake(SSL_CTX* server_ctx, const ClientOptions& o) {
   }
   if (!o.groups.empty()) REQUIRE(SSL_CTX_set1_groups_list(client_ctx.get(), o.groups.c_str()) == 1);
   if (o.no_ticket) SSL_CTX_set_options(client_ctx.get(), SSL_OP_NO_TICKET);
+  // Count the sessions the server hands out (a TLS 1.3 ticket each) without keeping them.
+  SSL_CTX_set_session_cache_mode(client_ctx.get(),
+                                 SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+  SSL_CTX_sess_set_new_cb(client_ctx.get(), count_ticket);
   if (o.trust != nullptr) {
     X509_STORE* store = SSL_CTX_get_cert_store(client_ctx.get());
     REQUIRE(X509_STORE_add_cert(store, o.trust) == 1);
@@ -123,7 +134,7 @@ inline HandshakeResult handshake(SSL_CTX* server_ctx, const ClientOptions& o) {
   r.server.reset(SSL_new(server_ctx));
   REQUIRE(r.client);
   REQUIRE(r.server);
-  SSL_set_ex_data(r.client.get(), 0, &r.server_alert);
+  SSL_set_ex_data(r.client.get(), 0, &r);
   SSL_set_info_callback(r.client.get(), record_alert);
   if (!o.server_name.empty()) {
     // SSL_set_tlsext_host_name without its C cast.
@@ -173,7 +184,10 @@ inline HandshakeResult handshake(SSL_CTX* server_ctx, const ClientOptions& o) {
   }
   ERR_clear_error();
   r.ok = client_done && server_done;
-  if (!r.ok) return r;
+  if (!r.ok) {
+    SSL_set_ex_data(r.client.get(), 0, nullptr);  // r may move on return
+    return r;
+  }
   // TLS 1.3 tickets arrive after the handshake: let the client read them.
   char byte = 0;
   SSL_read(r.client.get(), &byte, 1);
@@ -193,6 +207,7 @@ inline HandshakeResult handshake(SSL_CTX* server_ctx, const ClientOptions& o) {
   r.cipher = SSL_get_cipher_name(r.client.get());
   r.reused = SSL_session_reused(r.client.get()) == 1;
   r.verify_result = SSL_get_verify_result(r.client.get());
+  SSL_set_ex_data(r.client.get(), 0, nullptr);  // r may move on return
   return r;
 }
 
