@@ -635,6 +635,7 @@ void Connection::on_event(bufferevent* /*bev*/, short what, void* arg) {
   auto* self = static_cast<Connection*>(arg);
   if (what & BEV_EVENT_CONNECTED) {
     tls_enable_writes(self->bev_);
+    tls_read_soon(self->bev_);
     self->on_handshake_done();
     return;
   }

@@ -85,6 +85,8 @@ void tls_enable_writes(bufferevent* bev) {
   if (evbuffer_get_length(bufferevent_get_output(bev)) == 0) event_del(&bev->ev_write);
 }
 
+void tls_read_soon(bufferevent* bev) { event_active(&bev->ev_read, EV_READ, 1); }
+
 void write_drained(bufferevent* bev) {
   if (evbuffer_get_length(bufferevent_get_output(bev)) == 0) bufferevent_disable(bev, EV_WRITE);
 }

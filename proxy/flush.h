@@ -36,6 +36,11 @@ void tls_write_soon(bufferevent* bev);
 // to write costs an EPOLLOUT wake-up and two epoll_ctl calls per connection; queuing output
 // registers it (libevent's output callback).
 void tls_enable_writes(bufferevent* bev);
+// Also from BEV_EVENT_CONNECTED: clients send their first request (or HTTP/2 preface) right
+// behind their Finished message, so it is usually in the socket already; libevent would wait for
+// the next poll to read it. This runs the bufferevent's read path later in this iteration
+// instead (one read that finds EAGAIN when nothing came).
+void tls_read_soon(bufferevent* bev);
 // From a write callback: stops watching for writability once the output is empty.
 void write_drained(bufferevent* bev);
 // Reads once from `fd` into `bev`'s input with one recv/recvmsg into reserved space (no ioctl,
