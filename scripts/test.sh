@@ -17,7 +17,7 @@ ctest --preset asan -j"$jobs" --timeout 300
 if [[ "${PORTICO_SKIP_TSAN:-0}" != 1 ]]; then
   cmake --preset tsan >/dev/null
   cmake --build --preset tsan -j"$jobs" --target portico
-  TSAN_OPTIONS="halt_on_error=0" ctest --preset tsan -L integration -j"$jobs" --timeout 300
+  TSAN_OPTIONS="halt_on_error=0 suppressions=$PWD/tests/tsan.supp" ctest --preset tsan -L integration -j"$jobs" --timeout 300
 fi
 if [[ "${PORTICO_SKIP_FUZZ:-0}" != 1 ]]; then
   cmake --preset fuzz >/dev/null

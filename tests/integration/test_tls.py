@@ -5,6 +5,7 @@ minimum version is enforced, viewer_protocol_policy redirects or refuses plain H
 TLS carries the cache and load-balancer routes, the local CA's root verifies the issued chain,
 keys are 0600, and a renewal and a certificate file swap under load fail no request."""
 
+import hashlib
 import json
 import os
 import re
@@ -195,6 +196,49 @@ distributions:
         out = openssl(["s_client", "-connect", f"127.0.0.1:{self.https}", "-servername",
                        "localhost", "-alpn", "h2,http/1.1"], b"", timeout=20)
         self.assertIn(b"ALPN protocol: h2", out.stdout)
+
+    def test_large_bodies_with_backpressure(self):
+        """Big responses over TLS go through OpenSSL's bufferevent in the loop pass that queued
+        them and then through its write events while the client reads slowly: pipelined
+        HTTP/1.1 responses arrive whole and in order, and so does an HTTP/2 body read at a
+        limited rate."""
+        want = h.big_body_sha256(8)
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        ctx.set_alpn_protocols(["http/1.1"])
+        with socket.create_connection(("127.0.0.1", self.https), timeout=30) as raw:
+            with ctx.wrap_socket(raw, server_hostname="localhost") as tls:
+                req = b"GET /big?mib=8 HTTP/1.1\r\nHost: localhost\r\n\r\n"
+                tls.sendall(req + req + b"GET /hello HTTP/1.1\r\nHost: localhost\r\n\r\n")
+                buf = b""
+
+                def read_response():
+                    nonlocal buf
+                    while b"\r\n\r\n" not in buf:
+                        chunk = tls.recv(4096)  # small reads: the server's output backs up
+                        self.assertTrue(chunk, "connection closed before a response head")
+                        buf += chunk
+                    head, _, buf = buf.partition(b"\r\n\r\n")
+                    length = int(re.search(rb"(?i)\r\ncontent-length: *(\d+)", head).group(1))
+                    while len(buf) < length:
+                        chunk = tls.recv(4096)
+                        self.assertTrue(chunk, "connection closed inside a body")
+                        buf += chunk
+                    body, buf = buf[:length], buf[length:]
+                    return head, body
+
+                for _ in range(2):
+                    head, body = read_response()
+                    self.assertTrue(head.startswith(b"HTTP/1.1 200"), head[:40])
+                    self.assertEqual(hashlib.sha256(body).hexdigest(), want)
+                head, body = read_response()
+                self.assertTrue(head.startswith(b"HTTP/1.1 200"), head[:40])
+                self.assertEqual(body, b"hello from site\n")
+        code, version, body, _ = curl_https(f"https://localhost:{self.https}/big?mib=8",
+                                            ["--http2", "--limit-rate", "16M"])
+        self.assertEqual((code, version), (200, "2"))
+        self.assertEqual(hashlib.sha256(body).hexdigest(), want)
 
     def test_policy_minimum_version(self):
         addr = f"127.0.0.1:{self.https}"
