@@ -114,7 +114,7 @@ void Connection::start() {
       bev_, nullptr, worker_.loop().common_timeout(worker_.snapshot()->model->server.idle_timeout));
   if (tls_) {
     // OpenSSL's bufferevent writes whatever is queued by itself once EV_WRITE is enabled, which
-    // happens when the handshake is done (on_event, tls_enable_writes). The read high watermark
+    // happens when the handshake is done (on_event, tls_handshake_done). The read high watermark
     // stops reading while pipelined input waits (backpressure).
     bufferevent_setcb(bev_, &Connection::on_tls_read, &Connection::on_write, &Connection::on_event,
                       this);
@@ -265,14 +265,9 @@ size_t Connection::send_direct(std::string_view a, std::string_view b) {
 void Connection::flush() {
   if (bev_ == nullptr) return;
   if (tls_) {
-    // One chain, one SSL_write: OpenSSL's bufferevent writes each chain as its own record and
-    // syscall, and a response is a head chain plus body chains. Large bodies go as they are.
-    size_t n = evbuffer_get_length(staging_);
-    if (n > 0 && n <= kTlsJoinLimit) evbuffer_pullup(staging_, -1);
-    if (n > 0) {
-      evbuffer_add_buffer(bufferevent_get_output(bev_), staging_);
-      tls_write_soon(bev_);
-    }
+    // A response is a head chain plus body chains: joined, one SSL_write (record and syscall).
+    // Large bodies go as they are.
+    tls_hand_over(bev_, staging_, kTlsJoinLimit);
     return;
   }
   if (flush_now(bev_, files_in_output_)) files_in_output_ = false;
@@ -634,8 +629,7 @@ void Connection::on_write(bufferevent* /*bev*/, void* arg) {
 void Connection::on_event(bufferevent* /*bev*/, short what, void* arg) {
   auto* self = static_cast<Connection*>(arg);
   if (what & BEV_EVENT_CONNECTED) {
-    tls_enable_writes(self->bev_);
-    tls_read_soon(self->bev_);
+    tls_handshake_done(self->bev_);
     self->on_handshake_done();
     return;
   }

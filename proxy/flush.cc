@@ -72,20 +72,24 @@ size_t send_direct(bufferevent* bev, std::string_view a, std::string_view b) {
   return w > 0 ? static_cast<size_t>(w) : 0;
 }
 
-void tls_write_soon(bufferevent* bev) {
-  if (evbuffer_get_length(bufferevent_get_output(bev)) == 0) return;
-  // ev_write belongs to the bufferevent (event2/bufferevent_struct.h); activating it runs the same
-  // callback an EPOLLOUT would, and OpenSSL returns WANT_WRITE (the event stays registered) if
-  // the kernel does not take everything.
-  event_active(&bev->ev_write, EV_WRITE, 1);
+size_t tls_hand_over(bufferevent* bev, evbuffer* staging, size_t join_limit) {
+  size_t n = evbuffer_get_length(staging);
+  if (n == 0) return 0;
+  if (n <= join_limit) evbuffer_pullup(staging, -1);
+  evbuffer* out = bufferevent_get_output(bev);
+  const bool idle = evbuffer_get_length(out) == 0;
+  evbuffer_add_buffer(out, staging);
+  // ev_write belongs to the bufferevent (event2/bufferevent_struct.h): activating it runs the
+  // callback an EPOLLOUT would; OpenSSL's WANT_WRITE leaves the event registered.
+  if (idle) event_active(&bev->ev_write, EV_WRITE, 1);
+  return n;
 }
 
-void tls_enable_writes(bufferevent* bev) {
+void tls_handshake_done(bufferevent* bev) {
   bufferevent_enable(bev, EV_WRITE);  // OpenSSL's bufferevent writes only while enabled
   if (evbuffer_get_length(bufferevent_get_output(bev)) == 0) event_del(&bev->ev_write);
+  event_active(&bev->ev_read, EV_READ, 1);
 }
-
-void tls_read_soon(bufferevent* bev) { event_active(&bev->ev_read, EV_READ, 1); }
 
 void write_drained(bufferevent* bev) {
   if (evbuffer_get_length(bufferevent_get_output(bev)) == 0) bufferevent_disable(bev, EV_WRITE);

@@ -8,6 +8,7 @@
 #include <string_view>
 
 struct bufferevent;
+struct evbuffer;
 
 namespace portico::proxy {
 
@@ -22,25 +23,24 @@ bool flush_now(bufferevent* bev, bool may_hold_files = true);
 // from the caller's memory. Returns the bytes the kernel took (0 also on EAGAIN or an error,
 // which then surfaces through the bufferevent when the caller queues the rest).
 size_t send_direct(bufferevent* bev, std::string_view a, std::string_view b);
-// OpenSSL's bufferevent (socket mode) writes only when its write event fires, so a response
-// queued from a read callback would wait a poll for EPOLLOUT (and register it: two epoll_ctl).
-// This makes that write event active now: libevent runs the bufferevent's own write path (one
-// SSL_write per chain, its blocking and error handling unchanged) after the current callback, in
-// the same loop iteration; with the loop's changelist the registration nets out to no syscall.
-// For a bufferevent from bufferevent_openssl_socket_new after its handshake; no-op when its
-// output is empty.
-void tls_write_soon(bufferevent* bev);
+// TLS output, for a bufferevent from bufferevent_openssl_socket_new after its handshake: moves
+// `staging` to `bev`'s output, joined into one chain first when it is at most `join_limit` bytes
+// (OpenSSL's bufferevent makes one SSL_write, a record and a syscall, per chain). That bufferevent
+// writes only when its write event fires, so output queued from a read callback would wait a poll
+// for EPOLLOUT; when nothing was waiting in the output, the write event is made active instead,
+// and libevent runs the bufferevent's own write path (its blocking and error handling unchanged)
+// after the current callback, in the same loop iteration. When bytes were already waiting, the
+// socket is full and the registered write event carries on. Returns the bytes handed over.
+size_t tls_hand_over(bufferevent* bev, evbuffer* staging, size_t join_limit);
 // From the BEV_EVENT_CONNECTED callback of such a bufferevent, which was created with EV_WRITE
-// disabled (the handshake registers writability itself when OpenSSL needs it): enables writing
-// without watching for writability while the output is empty. An enabled write event with nothing
-// to write costs an EPOLLOUT wake-up and two epoll_ctl calls per connection; queuing output
-// registers it (libevent's output callback).
-void tls_enable_writes(bufferevent* bev);
-// Also from BEV_EVENT_CONNECTED: clients send their first request (or HTTP/2 preface) right
-// behind their Finished message, so it is usually in the socket already; libevent would wait for
-// the next poll to read it. This runs the bufferevent's read path later in this iteration
-// instead (one read that finds EAGAIN when nothing came).
-void tls_read_soon(bufferevent* bev);
+// disabled (the handshake registers writability itself when OpenSSL needs it):
+// - enables writing without watching for writability while the output is empty (an enabled
+//   write event with nothing to write costs an EPOLLOUT wake-up and two epoll_ctl calls per
+//   connection; queuing output registers it, libevent's output callback);
+// - runs the read path later in this iteration: clients send their first request (or HTTP/2
+//   preface) right behind their Finished message, so it is usually in the socket already, and
+//   libevent would wait for the next poll to read it (one read finds EAGAIN when nothing came).
+void tls_handshake_done(bufferevent* bev);
 // From a write callback: stops watching for writability once the output is empty.
 void write_drained(bufferevent* bev);
 // Reads once from `fd` into `bev`'s input with one recv/recvmsg into reserved space (no ioctl,

@@ -265,15 +265,10 @@ void Session::send() {
     }
     evbuffer* out = bufferevent_get_output(bev_);
     if (tls_) {
-      // One hand-over per pass: OpenSSL's bufferevent then writes large records instead of one
-      // SSL_write (and one syscall) per frame, later in this loop iteration (tls_write_soon);
-      // on_write asks for more. It makes one SSL_write (a record and a syscall) per buffer
-      // chain: join what this pass produced into one chain first (bounded by the watermark).
-      size_t n = evbuffer_get_length(staging_);
-      if (n > 0 && n <= kMaxJoin) evbuffer_pullup(staging_, -1);
-      written_ += n;
-      evbuffer_add_buffer(out, staging_);
-      tls_write_soon(bev_);
+      // One hand-over per pass, joined into one chain (bounded by the output watermark):
+      // OpenSSL's bufferevent then writes large records instead of one SSL_write (and one
+      // syscall) per frame, later in this loop iteration; on_write asks for more.
+      written_ += tls_hand_over(bev_, staging_, kMaxJoin);
       return;
     }
     size_t before = evbuffer_get_length(out);
