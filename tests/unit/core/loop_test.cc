@@ -68,33 +68,33 @@ TEST_CASE("loops batch epoll changes and survive an fd reused within one iterati
     s->readable = true;
     event_base_loopbreak(s->loop->base());
   };
+  bool sockets_ok = true;  // no REQUIRE in the callbacks: it would throw through libevent
+  // A socket pair whose first end is watched for reading; nullptr (and the loop stopped) if the
+  // pair cannot be made.
+  auto watch = [&](int (&fds)[2]) -> event* {
+    if (socketpair(AF_UNIX, SOCK_STREAM, 0, fds) != 0) {
+      sockets_ok = false;
+      loop.stop();
+      return nullptr;
+    }
+    event* ev = event_new(loop.base(), fds[0], EV_READ | EV_PERSIST, on_read, &seen);
+    event_add(ev, nullptr);
+    return ev;
+  };
   event* old_ev = nullptr;
   event* new_ev = nullptr;
-  bool sockets_ok = true;  // no REQUIRE in the callbacks: it would throw through libevent
   Timer guard(loop, [&] { loop.stop(); });  // only if the read event never comes
   Timer swap(loop, [&] {
     // The old socket is in the epoll set now (registered in an earlier iteration).
     event_free(old_ev);
     ::close(first[0]);
     guard.arm(5000ms);
-    if (socketpair(AF_UNIX, SOCK_STREAM, 0, second) != 0) {
-      sockets_ok = false;
-      loop.stop();
-      return;
-    }
-    new_ev = event_new(loop.base(), second[0], EV_READ | EV_PERSIST, on_read, &seen);
-    event_add(new_ev, nullptr);
-    sockets_ok = ::write(second[1], "x", 1) == 1;
+    new_ev = watch(second);
+    if (new_ev != nullptr) sockets_ok = ::write(second[1], "x", 1) == 1;
   });
   Timer start(loop, [&] {
-    if (socketpair(AF_UNIX, SOCK_STREAM, 0, first) != 0) {
-      sockets_ok = false;
-      loop.stop();
-      return;
-    }
-    old_ev = event_new(loop.base(), first[0], EV_READ | EV_PERSIST, on_read, &seen);
-    event_add(old_ev, nullptr);
-    swap.arm(1ms);
+    old_ev = watch(first);
+    if (old_ev != nullptr) swap.arm(1ms);
   });
   start.arm(0ms);
   loop.run();
