@@ -71,7 +71,7 @@ TEST_CASE("loops batch epoll changes and survive an fd reused within one iterati
   bool sockets_ok = true;  // no REQUIRE in the callbacks: it would throw through libevent
   // A socket pair whose first end is watched for reading; nullptr (and the loop stopped) if the
   // pair cannot be made.
-  auto watch = [&](int (&fds)[2]) -> event* {
+  auto watch = [&](int(&fds)[2]) -> event* {
     if (socketpair(AF_UNIX, SOCK_STREAM, 0, fds) != 0) {
       sockets_ok = false;
       loop.stop();
