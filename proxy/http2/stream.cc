@@ -10,6 +10,7 @@
 
 #include "core/log.h"
 #include "proxy/exchange.h"
+#include "proxy/http2/response_fields.h"
 #include "proxy/http2/session.h"
 #include "proxy/response_writer.h"
 #include "proxy/worker.h"
@@ -253,8 +254,8 @@ void Stream::respond_error(int status) {
 
 // The head at the start of out_, written by the exchange (or respond_error): status line, fields,
 // empty line. Well-formed by construction, so it is scanned in place rather than parsed into a
-// message; names are lower-cased (RFC 9113 §8.2) into per-thread scratch and the field list is
-// handed to nghttp2, which copies it: no allocation per response once warm.
+// message. Known names become static lower-case literals (response_fields.h); nghttp2 copies the
+// values and lower-cases the other names (RFC 9113 §8.2) as it copies them.
 bool Stream::submit_head() {
   for (;;) {
     size_t len = evbuffer_get_length(out_);
@@ -283,45 +284,61 @@ bool Stream::submit_head() {
       continue;
     }
     thread_local std::vector<nghttp2_nv> nva;
-    thread_local std::string names;
     nva.clear();
-    names.clear();
-    names.reserve(head_len);  // never reallocated below: the pointers into it stay valid
     nva.push_back({reinterpret_cast<uint8_t*>(const_cast<char*>(":status")),
                    reinterpret_cast<uint8_t*>(const_cast<char*>(p + 9)), 7, 3,
-                   NGHTTP2_NV_FLAG_NONE});
+                   NGHTTP2_NV_FLAG_NO_COPY_NAME});
     bool chunked = false;
     bool has_length = false;
     uint64_t length = 0;
-    for (size_t pos = eol + 2; pos < head.size();) {
-      size_t e = head.find("\r\n", pos);
-      std::string_view f = head.substr(pos, e - pos);
-      pos = e + 2;
-      size_t colon = f.find(':');
-      if (colon == std::string_view::npos || colon == 0) {
+    const char* const head_stop = head.data() + head.size();
+    for (const char* line = p + eol + 2; line < head_stop;) {
+      // Every line ends in CRLF and holds no other CR or LF (the exchange wrote it).
+      const auto* nl =
+          static_cast<const char*>(std::memchr(line, '\n', static_cast<size_t>(head_stop - line)));
+      if (nl == nullptr || nl == line || nl[-1] != '\r') {
         reset(NGHTTP2_INTERNAL_ERROR);
         return false;
       }
-      std::string_view name = f.substr(0, colon);
-      std::string_view value = core::trim_ows(f.substr(colon + 1));
-      if (core::name_is(name, "content-length")) {
-        has_length =
-            std::from_chars(value.data(), value.data() + value.size(), length).ec == std::errc();
-      } else if (core::name_is(name, "transfer-encoding")) {
-        chunked = true;  // the exchange only ever writes "chunked"
+      const auto* colon =
+          static_cast<const char*>(std::memchr(line, ':', static_cast<size_t>(nl - 1 - line)));
+      if (colon == nullptr || colon == line) {
+        reset(NGHTTP2_INTERNAL_ERROR);
+        return false;
       }
-      // Connection-specific fields must not appear in HTTP/2 (RFC 9113 §8.2.2); the exchange only
-      // writes Connection and Transfer-Encoding of those, the rest were removed from the origin's.
-      if (core::is_hop_by_hop(name)) continue;
-      size_t at = names.size();
-      names.resize(at + name.size());  // within the reserved capacity
-      core::copy_lower(names.data() + at, name.data(), name.size());
-      // X-Amz-Cf-Id is new in every response: indexed (RFC 7541 §6.2.1) it would only push the
-      // fields that repeat (Via, X-Cache, Server, ...) out of the HPACK table one response at a
-      // time, and they would then be sent and Huffman-coded in full again.
-      uint8_t flags =
-          core::name_is(name, "x-amz-cf-id") ? NGHTTP2_NV_FLAG_NO_INDEX : NGHTTP2_NV_FLAG_NONE;
-      nva.push_back({reinterpret_cast<uint8_t*>(names.data() + at),
+      std::string_view name(line, static_cast<size_t>(colon - line));
+      std::string_view value =
+          core::trim_ows(std::string_view(colon + 1, static_cast<size_t>(nl - 1 - (colon + 1))));
+      line = nl + 1;
+      const ResponseField field = classify_response_field(name);
+      uint8_t flags = NGHTTP2_NV_FLAG_NONE;
+      switch (field.role) {
+        case FieldRole::Plain:
+          break;
+        case FieldRole::ContentLength:
+          has_length =
+              std::from_chars(value.data(), value.data() + value.size(), length).ec == std::errc();
+          break;
+        case FieldRole::TransferEncoding:
+          chunked = true;  // the exchange only ever writes "chunked"
+          continue;
+        case FieldRole::ConnectionSpecific:
+          // Not allowed in HTTP/2 (RFC 9113 §8.2.2); the exchange only writes Connection and
+          // Transfer-Encoding of these, the rest were removed from the origin's.
+          continue;
+        case FieldRole::NeverIndex:
+          // X-Amz-Cf-Id is new in every response: indexed (RFC 7541 §6.2.1) it would only push
+          // the fields that repeat (Via, X-Cache, Server, ...) out of the HPACK table one response
+          // at a time, and they would then be sent and Huffman-coded in full again.
+          flags = NGHTTP2_NV_FLAG_NO_INDEX;
+          break;
+      }
+      if (!field.lower.empty()) {
+        name = field.lower;  // static: nghttp2 need not copy or lower-case it
+        flags |= NGHTTP2_NV_FLAG_NO_COPY_NAME;
+      }
+      // Unknown names go as they are: nghttp2 copies them and lower-cases the copy.
+      nva.push_back({reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
                      reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(),
                      value.size(), flags});
     }

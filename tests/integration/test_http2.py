@@ -100,6 +100,29 @@ distributions:
         # RFC 9113 §8.2.3: cookie crumbs joined for HTTP/1.1.
         self.assertEqual(hdrs.get("cookie"), "a=1; b=2")
 
+    def test_response_field_names_lower_case_and_connection_fields_dropped(self):
+        # RFC 9113 §8.2: names are lower case on the wire (curl's nghttp2 refuses a stream with
+        # an upper-case one); §8.2.2: connection-specific fields never appear. Known names take
+        # a static lower-case form, unknown ones are lower-cased by nghttp2's copy.
+        fields = [("X-Mixed-Case-Field", "Keep This"), ("Cache-Control", "max-age=5"),
+                  ("Content-Language", "en"), ("Upgrade", "websocket"),
+                  ("Keep-Alive", "timeout=5"), ("ETag", '"v1"'), ("Link", "</a>; rel=x")]
+        self.origin.handler = lambda rec: h.Response(200, b"fields", headers=fields) \
+            if "fields" in rec.path else None
+        try:
+            status, headers, body, version = curl_head_body(self.base + "/fields")
+        finally:
+            self.origin.handler = None
+        self.assertEqual((status, body, version), (200, b"fields", "2"))
+        self.assertEqual(headers["x-mixed-case-field"], "Keep This")
+        self.assertEqual(headers["cache-control"], "max-age=5")
+        self.assertEqual(headers["content-language"], "en")
+        self.assertEqual(headers["etag"], '"v1"')
+        self.assertEqual(headers["link"], "</a>; rel=x")
+        self.assertNotIn("upgrade", headers)
+        self.assertNotIn("keep-alive", headers)
+        self.assertEqual(headers["content-length"], "6")
+
     def test_empty_origin_body_has_content_length_zero(self):
         self.origin.handler = lambda rec: h.Response(200, b"") if "empty" in rec.path else None
         try:
