@@ -283,11 +283,15 @@ bool Stream::submit_head() {
       evbuffer_drain(out_, head_len);  // an interim response (RFC 9110 §15.2): not forwarded
       continue;
     }
-    thread_local std::vector<nghttp2_nv> nva;
-    nva.clear();
-    nva.push_back({reinterpret_cast<uint8_t*>(const_cast<char*>(":status")),
-                   reinterpret_cast<uint8_t*>(const_cast<char*>(p + 9)), 7, 3,
-                   NGHTTP2_NV_FLAG_NO_COPY_NAME});
+    // Per-thread field list, grown (never shrunk) by index: no capacity check per field call.
+    thread_local std::vector<nghttp2_nv> nva(32);
+    size_t count = 0;
+    auto add = [&](const nghttp2_nv& nv) {
+      if (count == nva.size()) nva.resize(2 * count);
+      nva[count++] = nv;
+    };
+    add({reinterpret_cast<uint8_t*>(const_cast<char*>(":status")),
+         reinterpret_cast<uint8_t*>(const_cast<char*>(p + 9)), 7, 3, NGHTTP2_NV_FLAG_NO_COPY_NAME});
     bool chunked = false;
     bool has_length = false;
     uint64_t length = 0;
@@ -338,9 +342,9 @@ bool Stream::submit_head() {
         flags |= NGHTTP2_NV_FLAG_NO_COPY_NAME;
       }
       // Unknown names go as they are: nghttp2 copies them and lower-cases the copy.
-      nva.push_back({reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
-                     reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(),
-                     value.size(), flags});
+      add({reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
+           reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(), value.size(),
+           flags});
     }
     if (head_request_ || status == 204 || status == 304) {
       framing_ = core::BodyFraming::None;
@@ -361,7 +365,7 @@ bool Stream::submit_head() {
       return static_cast<Stream*>(source->ptr)->read_data(max, flags);
     };
     bool has_body = framing_ != core::BodyFraming::None;
-    int rv = nghttp2_submit_response(session_.ng(), id_, nva.data(), nva.size(),
+    int rv = nghttp2_submit_response(session_.ng(), id_, nva.data(), count,
                                      has_body ? &provider : nullptr);
     evbuffer_drain(out_, head_len);
     if (rv != 0) {
