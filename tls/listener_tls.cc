@@ -183,7 +183,8 @@ int ListenerTls::on_ticket_key(SSL* ssl, unsigned char* key_name, unsigned char*
                                EVP_CIPHER_CTX* cipher, EVP_MAC_CTX* mac, int enc) {
   ListenerTls* self = from_ctx(SSL_get_SSL_CTX(ssl));
   if (self == nullptr) return 0;
-  return self->keys_.handle(key_name, iv, cipher, mac, enc);
+  // The version is settled before any ticket is opened (supported_versions comes first).
+  return self->keys_.handle(key_name, iv, cipher, mac, enc, SSL_version(ssl) == TLS1_3_VERSION);
 }
 
 }  // namespace portico::tls

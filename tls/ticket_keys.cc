@@ -64,7 +64,7 @@ std::shared_ptr<const TicketKeys::Ring> TicketKeys::ring() const {
 }
 
 int TicketKeys::handle(unsigned char* key_name, unsigned char* iv, EVP_CIPHER_CTX* cipher,
-                       EVP_MAC_CTX* mac, int enc) const {
+                       EVP_MAC_CTX* mac, int enc, bool tls13) const {
   std::shared_ptr<const Ring> r = ring();
   if (!r) return 0;
   if (enc == 1) {
@@ -75,7 +75,8 @@ int TicketKeys::handle(unsigned char* key_name, unsigned char* iv, EVP_CIPHER_CT
     return set_keys(r->current, iv, cipher, mac, true) ? 1 : -1;
   }
   if (std::memcmp(key_name, r->current.name.data(), r->current.name.size()) == 0) {
-    return set_keys(r->current, iv, cipher, mac, false) ? 1 : -1;
+    if (!set_keys(r->current, iv, cipher, mac, false)) return -1;
+    return tls13 ? 2 : 1;
   }
   if (r->previous &&
       std::memcmp(key_name, r->previous->name.data(), r->previous->name.size()) == 0) {

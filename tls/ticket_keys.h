@@ -42,9 +42,13 @@ class TicketKeys {
 
   // The body of OpenSSL's ticket key callback (SSL_CTX_set_tlsext_ticket_key_evp_cb): enc = 1
   // fills name/iv/cipher/MAC with the current key and returns 1; enc = 0 looks the name up and
-  // returns 1 (current), 2 (previous: renew the ticket) or 0 (unknown: full handshake).
+  // returns 1 (current), 2 (previous, or any key in TLS 1.3: renew the ticket) or 0 (unknown: full
+  // handshake). TLS 1.3 clients use a ticket once (RFC 8446 §C.4: "Clients SHOULD NOT reuse a
+  // ticket for multiple connections"; OpenSSL's client session cache drops a ticket it resumed
+  // with), so a resumption that brought no new ticket would make the client's next connection a
+  // full handshake. In TLS 1.2 a ticket stays valid and is only renewed under a newer key.
   int handle(unsigned char* key_name, unsigned char* iv, EVP_CIPHER_CTX* cipher, EVP_MAC_CTX* mac,
-             int enc) const;
+             int enc, bool tls13) const;
 
   // Hex names, current first; for tests and logs (names are not secret).
   std::vector<std::string> names() const;
