@@ -711,6 +711,10 @@ void Exchange::handle_response_head() {
           .count()));
   core::ResponseHead& h = *up_head_;
   status_ = h.status;
+  // RFC 9111 §4.4: invalidate on receiving the non-error status, before the viewer sees any of
+  // the response; done once the whole body was relayed, a viewer's next request (on another
+  // connection, perhaps another worker) could still hit the old entry.
+  invalidate_after_unsafe();
   up_keep_alive_ = h.keep_alive;
   up_framing_ = h.framing;
   up_remaining_ = h.content_length;
@@ -932,7 +936,6 @@ void Exchange::finish_response() {
                   rparser_.phase() != http1::ParsePhase::Failed && up_ != nullptr &&
                   evbuffer_get_length(bufferevent_get_input(up_)) == 0 && up_keep_alive_;
   release_upstream(reusable);
-  invalidate_after_unsafe();
   complete(down_keep_alive_ && keep_alive_possible());
 }
 

@@ -637,6 +637,24 @@ distributions:
         self.assertEqual(r.status, 200)
         self.assertEqual(self.get("/rw/item").header("X-Cache"), "Miss from cloudfront")
 
+    def test_unsafe_method_invalidates_before_the_body_is_relayed(self):
+        # RFC 9111 §4.4: the entry goes when the non-error status arrives. A GET on another
+        # connection (perhaps another worker) while the POST's body is still on its way misses.
+        def handler(rec):
+            if rec.method == "POST":
+                return h.Response(200, b"a" * 10 + b"b" * 10, pieces=2, drip=1.5)
+            return h.Response(200, b"v1\n", [("Cache-Control", "max-age=600")])
+        self.routes.set("/rw/drip", handler)
+        self.get("/rw/drip")
+        self.assertEqual(self.get("/rw/drip").header("X-Cache"), "Hit from cloudfront")
+        with h.RawConn(self.port) as c:
+            c.request("POST", "/rw/drip", headers=[("Content-Type", "text/plain")],
+                      body=b"update")
+            _, status, _, _, _ = c.read_head()
+            self.assertEqual(status, 200)
+            # The body's second piece is still on its way (drip).
+            self.assertEqual(self.get("/rw/drip").header("X-Cache"), "Miss from cloudfront")
+
     def test_invalidation_api_wildcard(self):
         for p in ("/inv/a", "/inv/b", "/keep/c"):
             self.serve(p, p.encode())
