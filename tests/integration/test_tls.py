@@ -261,7 +261,8 @@ distributions:
             ctx.verify_mode = ssl.CERT_NONE
             ctx.minimum_version = ctx.maximum_version = version
             session = None
-            for attempt in range(2):
+            ids = []
+            for attempt in range(3):
                 with socket.create_connection(("127.0.0.1", self.https), timeout=10) as raw:
                     with ctx.wrap_socket(raw, server_hostname="localhost",
                                          session=session) as s:
@@ -270,8 +271,15 @@ distributions:
                                   b"Connection: close\r\n\r\n")
                         while s.recv(65536):
                             pass
-                        self.assertEqual(s.session_reused, attempt == 1, (version, attempt))
+                        self.assertEqual(s.session_reused, attempt > 0, (version, attempt))
                         session = s.session
+                        ids.append(session.id)
+            if version == ssl.TLSVersion.TLSv1_3:
+                # Each resumption brings a fresh ticket (clients use a TLS 1.3 ticket once,
+                # RFC 8446 §C.4), and the next connection resumes with that one.
+                self.assertEqual(len(set(ids)), 3, ids)
+            else:
+                self.assertEqual(len(set(ids)), 1, ids)  # TLS 1.2: the ticket stays valid
 
     # ---- viewer_protocol_policy ----
 
