@@ -81,7 +81,8 @@ core::Result<std::unique_ptr<ListenerTls>> ListenerTls::create(std::string name,
   // One TLS 1.3 ticket per full handshake, as s2n (CloudFront's TLS library) sends by default;
   // OpenSSL's default is two. A ticket costs the server a session encoding, an encryption, a MAC
   // and a PSK derivation (about a tenth of an ECDSA handshake's instructions) plus a write, and a
-  // client resumes with one ticket per connection (RFC 8446 §4.6.1, §C.4).
+  // client resumes with one ticket per connection (RFC 8446 §4.6.1, §C.4); each TLS 1.3
+  // resumption then brings the next one (TicketKeys::handle asks for renewal).
   if (SSL_CTX_set_num_tickets(ctx, 1) != 1) {
     return setup_error(self->name_, "cannot set the number of session tickets");
   }

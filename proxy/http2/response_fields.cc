@@ -6,23 +6,17 @@ namespace portico::proxy::http2 {
 namespace {
 
 constexpr FieldRole P = FieldRole::Plain;
-constexpr FieldRole C = FieldRole::ConnectionSpecific;
 
 ResponseField is(std::string_view name, std::string_view lower, FieldRole role) {
   return core::name_is(name, lower) ? ResponseField{lower, role} : ResponseField{};
 }
 
-}  // namespace
-
 // Dispatched on length and first letter, so a name is compared with one candidate at most. The
-// list holds what origins and Portico itself commonly send (RFC 9110 fields, CloudFront's, CORS)
-// and every connection-specific name, so those are recognised without a second lookup.
-ResponseField classify_response_field(std::string_view name) {
+// list holds what origins and Portico itself commonly send (RFC 9110 fields, CloudFront's, CORS).
+ResponseField known(std::string_view name) {
   if (name.empty()) return {};
   const char c = static_cast<char>(name[0] | 0x20);
   switch (name.size()) {
-    case 2:
-      return is(name, "te", C);
     case 3:
       return c == 'a' ? is(name, "age", P) : is(name, "via", P);
     case 4:
@@ -47,10 +41,6 @@ ResponseField classify_response_field(std::string_view name) {
           return is(name, "x-cache", P);
         case 'e':
           return is(name, "expires", P);
-        case 't':
-          return is(name, "trailer", C);
-        case 'u':
-          return is(name, "upgrade", C);
       }
       return {};
     case 8:
@@ -59,10 +49,6 @@ ResponseField classify_response_field(std::string_view name) {
       switch (c) {
         case 's':
           return is(name, "set-cookie", P);
-        case 'c':
-          return is(name, "connection", C);
-        case 'k':
-          return is(name, "keep-alive", C);
       }
       return {};
     case 11:
@@ -81,25 +67,20 @@ ResponseField classify_response_field(std::string_view name) {
       }
       return {};
     case 14:
-      return c == 'c' ? is(name, "content-length", FieldRole::ContentLength)
-                      : is(name, "http2-settings", C);
+      return is(name, "content-length", FieldRole::ContentLength);
     case 16:
       switch (c) {
         case 'c':
           return (name[8] | 0x20) == 'e' ? is(name, "content-encoding", P)
                                          : is(name, "content-language", P);
-        case 'p':
-          return is(name, "proxy-connection", C);
         case 'w':
           return is(name, "www-authenticate", P);
       }
       return {};
     case 17:
       return is(name, "transfer-encoding", FieldRole::TransferEncoding);
-    case 18:
-      return is(name, "proxy-authenticate", C);
     case 19:
-      return c == 'p' ? is(name, "proxy-authorization", C) : is(name, "content-disposition", P);
+      return is(name, "content-disposition", P);
     case 25:
       return is(name, "strict-transport-security", P);
     case 27:
@@ -107,6 +88,16 @@ ResponseField classify_response_field(std::string_view name) {
     default:
       return {};
   }
+}
+
+}  // namespace
+
+ResponseField classify_response_field(std::string_view name) {
+  ResponseField f = known(name);
+  // The connection-specific names are core::is_hop_by_hop's (one list for HTTP/1.1 and HTTP/2);
+  // none of them is a known name but Transfer-Encoding, which has its own role.
+  if (f.lower.empty() && core::is_hop_by_hop(name)) f.role = FieldRole::ConnectionSpecific;
+  return f;
 }
 
 }  // namespace portico::proxy::http2

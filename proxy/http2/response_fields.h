@@ -14,7 +14,8 @@ enum class FieldRole : uint8_t {
   Plain,
   ContentLength,
   TransferEncoding,    // also connection-specific: dropped
-  ConnectionSpecific,  // RFC 9113 §8.2.2: never in HTTP/2 (core::is_hop_by_hop's names)
+  ConnectionSpecific,  // RFC 9113 §8.2.2: never in HTTP/2 (core::is_hop_by_hop's names; `lower`
+                       // stays empty)
   NeverIndex,          // new in every response (X-Amz-Cf-Id): kept out of the HPACK table
 };
 
