@@ -58,6 +58,33 @@ TEST_CASE("hop-by-hop fields and those named by Connection are removed", "[core]
   CHECK(h.begin()->name == "X-Keep");
 }
 
+TEST_CASE("Connection naming only hop-by-hop fields or close drops the fixed list, in order",
+          "[core][http]") {
+  Headers h;
+  h.add("Server", "origin");
+  h.add("Connection", "Keep-Alive, CLOSE ,upgrade");
+  h.add("Date", "now");
+  h.add("Keep-Alive", "timeout=5");
+  h.add("Upgrade", "h2c");
+  h.add("ETag", "\"e\"");
+  h.remove_hop_by_hop();
+  REQUIRE(h.size() == 3);
+  CHECK(h.begin()->name == "Server");
+  CHECK((h.begin() + 1)->name == "Date");
+  CHECK((h.begin() + 2)->name == "ETag");
+
+  // One other name among them, in a second Connection field, and that field goes too, even
+  // when it came before Connection.
+  Headers g;
+  g.add("X-Before", "1");
+  g.add("Connection", "keep-alive");
+  g.add("Connection", "close, x-before");
+  g.add("X-After", "2");
+  g.remove_hop_by_hop();
+  REQUIRE(g.size() == 1);
+  CHECK(g.begin()->name == "X-After");
+}
+
 TEST_CASE("Connection may name many fields, and fields before it are kept in order",
           "[core][http]") {
   Headers h;
