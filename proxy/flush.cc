@@ -10,12 +10,9 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstring>
 
 namespace portico::proxy {
 namespace {
-
-constexpr size_t kJoinedSendMax = 4096;
 
 // One send (or sendmsg over up to kMaxVec chains) of `out`'s memory chains; drains what went.
 long send_memory(evbuffer* out, int fd) {
@@ -70,13 +67,6 @@ size_t send_direct(bufferevent* bev, std::string_view a, std::string_view b) {
   ssize_t w;
   if (b.empty()) {
     w = ::send(fd, a.data(), a.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-  } else if (a.size() + b.size() <= kJoinedSendMax) {
-    // A small head and body joined here cost a copy the kernel makes anyway, and save it
-    // sendmsg's msghdr and iovec import (a 1 KiB response is the common case).
-    char joined[kJoinedSendMax];
-    std::memcpy(joined, a.data(), a.size());
-    std::memcpy(joined + a.size(), b.data(), b.size());
-    w = ::send(fd, joined, a.size() + b.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
   } else {
     iovec vec[2] = {{const_cast<char*>(a.data()), a.size()},
                     {const_cast<char*>(b.data()), b.size()}};
