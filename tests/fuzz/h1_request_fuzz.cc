@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "proxy/http1/parser.h"
+#include "tests/fuzz/hop_by_hop_check.h"
 
 namespace {
 
@@ -43,6 +44,7 @@ struct Events : RequestEvents {
     FUZZ_CHECK(h.framing != BodyFraming::Length || h.content_length > 0);
     FUZZ_CHECK(h.version_minor == 0 || !h.authority.empty());
     for (char c : h.authority) FUZZ_CHECK(c < 'A' || c > 'Z');
+    portico::fuzz::check_remove_hop_by_hop(h.headers);
     log += "H " + h.method_token + " " + h.target + " " + std::to_string(h.headers.size()) + " " +
            std::to_string(static_cast<int>(h.framing)) + "\n";
   }

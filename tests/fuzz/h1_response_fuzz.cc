@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "proxy/http1/parser.h"
+#include "tests/fuzz/hop_by_hop_check.h"
 
 namespace {
 
@@ -44,6 +45,7 @@ struct Events : ResponseEvents {
     if (head_request || h.status == 204 || h.status == 304) {
       FUZZ_CHECK(h.framing == BodyFraming::None);
     }
+    portico::fuzz::check_remove_hop_by_hop(h.headers);
     log += "H " + std::to_string(h.status) + " " + h.reason + " " +
            std::to_string(h.headers.size()) + " " + std::to_string(static_cast<int>(h.framing)) +
            "\n";
