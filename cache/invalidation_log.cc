@@ -27,6 +27,14 @@ bool InvalidationLog::admits(std::string_view distribution, std::string_view pat
   if (it == dists_.end() || !it->second.synced) return false;
   const Dist& d = it->second;
   if (epoch != d.epoch || generation < d.floor) return false;
+  if (auto p = pending_.find(distribution); p != pending_.end()) {
+    for (const Pending& e : p->second) {
+      if (e.generation != 0 && generation >= e.generation) continue;
+      for (const std::string& pattern : e.paths) {
+        if (path_matches(pattern, path)) return false;
+      }
+    }
+  }
   // Newest first: an entry stored recently has few (usually no) later invalidations to check.
   for (auto e = d.entries.rbegin(); e != d.entries.rend() && e->generation > generation; ++e) {
     for (const std::string& p : e->paths) {
@@ -48,6 +56,9 @@ std::vector<InvalidationLog::Entry> InvalidationLog::apply(std::string_view dist
   if (d.epoch != epoch) {
     d = Dist{};
     d.epoch = std::string(epoch);
+    if (auto p = pending_.find(distribution); p != pending_.end()) {
+      std::erase_if(p->second, [](const Pending& e) { return e.generation != 0; });
+    }
   }
   d.synced = true;
   d.floor = std::max(d.floor, floor);
@@ -62,7 +73,47 @@ std::vector<InvalidationLog::Entry> InvalidationLog::apply(std::string_view dist
     d.floor = std::max(d.floor, d.entries.front().generation);
     d.entries.pop_front();
   }
+  drop_covered(distribution, d, applied);
   return applied;
+}
+
+void InvalidationLog::drop_covered(std::string_view distribution, const Dist& d,
+                                   const std::vector<Entry>& applied) {
+  auto p = pending_.find(distribution);
+  if (p == pending_.end()) return;
+  std::erase_if(p->second, [&](const Pending& e) {
+    if (e.generation != 0 && e.generation <= d.generation) return true;
+    return std::any_of(applied.begin(), applied.end(),
+                       [&](const Entry& a) { return a.id == e.id; });
+  });
+  if (p->second.empty()) pending_.erase(p);
+}
+
+void InvalidationLog::add_pending(std::string_view distribution, std::string_view id,
+                                  std::vector<std::string> paths) {
+  std::lock_guard lock(mu_);
+  auto p = pending_.find(distribution);
+  if (p == pending_.end())
+    p = pending_.emplace(std::string(distribution), std::vector<Pending>{}).first;
+  p->second.push_back(Pending{std::string(id), std::move(paths), 0});
+}
+
+void InvalidationLog::settle(std::string_view distribution, std::string_view id,
+                             uint64_t generation) {
+  std::lock_guard lock(mu_);
+  auto p = pending_.find(distribution);
+  if (p == pending_.end()) return;
+  for (Pending& e : p->second) {
+    if (e.id == id) e.generation = generation;
+  }
+  auto it = dists_.find(distribution);
+  if (it != dists_.end()) drop_covered(distribution, it->second, {});
+}
+
+size_t InvalidationLog::pending(std::string_view distribution) const {
+  std::lock_guard lock(mu_);
+  auto p = pending_.find(distribution);
+  return p == pending_.end() ? 0 : p->second.size();
 }
 
 uint64_t InvalidationLog::generation(std::string_view distribution) const {

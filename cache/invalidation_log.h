@@ -58,6 +58,18 @@ class InvalidationLog {
   // false. The Redis tier is not used meanwhile: nothing is stored or read under a stale epoch.
   void unsync(std::string_view distribution);
 
+  // An invalidation this edge created and has not yet seen applied from the log: until then
+  // admits() refuses every Redis entry whose path it matches (the append to Redis and the feed's
+  // sync take a round trip or two; without this, an edge would serve the old object from Redis
+  // right after answering the invalidation's POST). settle() records the generation the append
+  // got, once durable: entries stored at or after it pass again. The pending entry is dropped
+  // when apply() brings its id or a generation at or past it, or when the log's epoch changes
+  // after it settled (its generation belonged to the lost log).
+  void add_pending(std::string_view distribution, std::string_view id,
+                   std::vector<std::string> paths);
+  void settle(std::string_view distribution, std::string_view id, uint64_t generation);
+  size_t pending(std::string_view distribution) const;
+
   // Behind: the edge lost the log's feed and got it back, and has not yet applied what it
   // missed. Its memory store's objects are then revalidated rather than served (the feed's
   // owner sets and clears this; any thread reads it).
@@ -80,10 +92,20 @@ class InvalidationLog {
     std::deque<Entry> entries;  // ascending generation
   };
 
+  // Outside Dist: a new epoch resets Dist, and an unsettled entry outlives that.
+  struct Pending {
+    std::string id;
+    std::vector<std::string> paths;
+    uint64_t generation = 0;  // 0 until settled
+  };
+  void drop_covered(std::string_view distribution, const Dist& d,
+                    const std::vector<Entry>& applied);
+
   size_t keep_;
   std::atomic<bool> behind_{false};
   mutable std::mutex mu_;
   std::map<std::string, Dist, std::less<>> dists_;
+  std::map<std::string, std::vector<Pending>, std::less<>> pending_;
 };
 
 }  // namespace portico::cache

@@ -205,17 +205,21 @@ core::Result<const Invalidation*> Invalidations::create(std::string_view distrib
   done_.push_back(std::move(inv));
   Invalidation* p = &done_.back();
   if (!ref->empty()) caller_refs_.emplace_back(ref_key, p->id);
-  // The sweep runs after this request is answered, so a client sees InProgress first, as with
-  // CloudFront; the id, not the pointer, is captured (the deque may drop old entries).
+  // This edge stops serving the paths before the POST is answered: its memory is swept now, and
+  // with the Redis tier, Redis entries for them are refused until the log brings this
+  // invalidation back (a viewer's next request must not get the old object from Redis while
+  // the append is on its way). The status still reads InProgress in the answer, as CloudFront's
+  // does; Completed follows once the append is durable (or at once, without Redis).
+  for (const std::string& path : p->paths)
+    p->objects_removed += store_.invalidate(distribution, path);
+  if (shared_ != nullptr) shared_->log().add_pending(distribution, p->id, p->paths);
+  // The id, not the pointer, is captured (the deque may drop old entries).
   loop_.post([this, id = p->id, dist = std::string(distribution)] {
     Invalidation* target = nullptr;
     for (Invalidation& i : done_) {
       if (i.id == id && i.distribution == dist) target = &i;
     }
     if (target == nullptr) return;
-    for (const std::string& path : target->paths) {
-      target->objects_removed += store_.invalidate(dist, path);
-    }
     if (shared_ != nullptr) {
       publish(dist, id);
       return;
@@ -266,6 +270,7 @@ void Invalidations::publish(const std::string& distribution, const std::string& 
           return;
         }
         retries_.erase(id);
+        shared_->log().settle(distribution, id, r.value());
         // Objects this edge took from Redis or filled since the first sweep go too.
         for (const std::string& path : target->paths) {
           target->objects_removed += store_.invalidate(distribution, path);

@@ -1,12 +1,13 @@
 // Invalidations: CloudFront's CreateInvalidation / GetInvalidation / ListInvalidations for the
 // admin API. Paths are exact ("/index.html") or end in one '*' ("/images/*"); each must start
-// with '/'. An invalidation is InProgress until its sweep of the shared MemoryStore has run (on
-// the main loop, right after the request is answered), then Completed: the store is shared by
-// every worker, so Completed means no worker can serve an invalidated object any more. With the
-// Redis tier (proxy/shared_tier.h) it is also appended to the fleet's invalidation log, and is
-// Completed only once that append is durable in Redis (retried with backoff while Redis is
-// away): from then on no edge serves the old object from Redis, and every edge sweeps its own
-// memory as the log reaches it. Main thread only.
+// with '/'. The shared MemoryStore (one for every worker) is swept before the POST is answered,
+// so no worker serves an invalidated object once the viewer has the answer. The answer says
+// InProgress, as CloudFront's does; Completed follows on the main loop right after. With the
+// Redis tier (proxy/shared_tier.h) the invalidation is also appended to the fleet's log, and this
+// edge refuses Redis entries for its paths until the log brings it back (InvalidationLog's
+// pending entries); it is Completed only once that append is durable in Redis (retried with
+// backoff while Redis is away): from then on no edge serves the old object from Redis, and every
+// edge sweeps its own memory as the log reaches it. Main thread only.
 #pragma once
 
 #include <chrono>

@@ -290,6 +290,29 @@ class SharedTierTest(h.PorticoTestCase):
         h.wait_until(lambda: invalidation_status(self.a, inv) == "Completed")
         self.assertEqual(h.get(self.a.port(), "/inv.txt").body, b"new\n")
 
+    def test_invalidating_edge_never_serves_the_old_object_from_redis(self):
+        # Redis holds the old object and accepts reads, but its writes (the log append that
+        # carries the invalidation) are held back: the edge that answered the POST must still
+        # stop serving the old object at once, not from Redis in the meantime.
+        self.serve("/own.txt", b"old\n")
+        writes = stats(self.a)["redis"]["writes"]
+        h.get(self.a.port(), "/own.txt")
+        self.wait_written(self.a, writes + 1)
+        self.assertEqual(h.get(self.a.port(), "/own.txt").header("X-Cache"),
+                         "Hit from cloudfront")
+        self.serve("/own.txt", b"new\n")
+        self.assertEqual(redisutil.cli(self.redis.port, "CLIENT", "PAUSE", "1500", "WRITE"), "OK")
+        try:
+            inv = invalidate(self.a, ["/own.txt"])
+            r = h.get(self.a.port(), "/own.txt")
+            self.assertEqual(r.body, b"new\n", r.header("X-Cache"))
+            self.assertEqual(invalidation_status(self.a, inv), "InProgress")  # not yet durable
+        finally:
+            redisutil.cli(self.redis.port, "CLIENT", "UNPAUSE")
+        h.wait_until(lambda: invalidation_status(self.a, inv) == "Completed")
+        self.assertEqual(h.get(self.a.port(), "/own.txt").body, b"new\n")
+        self.assertEqual(h.get(self.b.port(), "/own.txt").body, b"new\n")
+
     def test_restarted_edge_misses_nothing_in_the_log(self):
         self.serve("/restart.txt", b"before\n")
         writes = stats(self.a)["redis"]["writes"]

@@ -94,4 +94,57 @@ TEST_CASE("invalidation log: members encode an id and its paths", "[cache][redis
   CHECK_FALSE(InvalidationLog::path_matches("/b", "/b/c"));
 }
 
+TEST_CASE("invalidation log: this edge's own invalidation hides its paths until the log has it",
+          "[cache][redis]") {
+  InvalidationLog log;
+  log.apply("web", "E", 0, {Entry{1, "I1", {"/a"}}});
+  log.add_pending("web", "MINE", {"/index.html", "/img/*"});
+  CHECK(log.pending("web") == 1);
+  // Whatever its stamp, a Redis entry for a pending path is refused; other paths and other
+  // distributions are not affected.
+  CHECK_FALSE(log.admits("web", "/index.html", "E", 1));
+  CHECK_FALSE(log.admits("web", "/img/x.png", "E", 7));
+  CHECK(log.admits("web", "/other", "E", 1));
+  CHECK_FALSE(log.admits("other", "/index.html", "E", 0));  // never synced: as before
+  // Durable as generation 4, not yet applied here: entries stored before 4 stay refused, those
+  // stored at 4 or later (fills after the invalidation) pass.
+  log.settle("web", "MINE", 4);
+  CHECK(log.pending("web") == 1);
+  CHECK_FALSE(log.admits("web", "/index.html", "E", 3));
+  CHECK(log.admits("web", "/index.html", "E", 4));
+  // The feed brings generations up to 4: the log's own entry takes over.
+  log.apply("web", "E", 0, {Entry{4, "MINE", {"/index.html", "/img/*"}}, Entry{2, "I2", {"/q"}}});
+  CHECK(log.pending("web") == 0);
+  CHECK_FALSE(log.admits("web", "/index.html", "E", 3));
+  CHECK(log.admits("web", "/index.html", "E", 4));
+}
+
+TEST_CASE("invalidation log: a pending invalidation is dropped by its id or a later generation",
+          "[cache][redis]") {
+  InvalidationLog log;
+  log.apply("web", "E", 0, {});
+  log.add_pending("web", "A", {"/a"});
+  log.add_pending("web", "B", {"/b"});
+  // Applied by id before this edge heard back from its append.
+  log.apply("web", "E", 0, {Entry{1, "A", {"/a"}}});
+  CHECK(log.pending("web") == 1);
+  CHECK(log.admits("web", "/a", "E", 1));
+  CHECK_FALSE(log.admits("web", "/b", "E", 1));
+  // Settled at a generation the log has already passed.
+  log.apply("web", "E", 0, {Entry{2, "X", {"/x"}}, Entry{3, "B", {"/b"}}});
+  CHECK(log.pending("web") == 0);
+  log.add_pending("web", "C", {"/c"});
+  log.settle("web", "C", 3);
+  CHECK(log.pending("web") == 0);
+  // Unsettled ones survive a new epoch (the append may still land in the new log); settled
+  // ones belong to the lost log and go.
+  log.add_pending("web", "D", {"/d"});
+  log.add_pending("web", "F", {"/f"});
+  log.settle("web", "F", 9);
+  log.apply("web", "NEW", 0, {});
+  CHECK(log.pending("web") == 1);
+  CHECK_FALSE(log.admits("web", "/d", "NEW", 0));
+  CHECK(log.admits("web", "/f", "NEW", 0));
+}
+
 }  // namespace portico::cache
