@@ -301,7 +301,7 @@ class SharedTierTest(h.PorticoTestCase):
         self.assertEqual(h.get(self.a.port(), "/own.txt").header("X-Cache"),
                          "Hit from cloudfront")
         self.serve("/own.txt", b"new\n")
-        self.assertEqual(redisutil.cli(self.redis.port, "CLIENT", "PAUSE", "1500", "WRITE"), "OK")
+        self.assertEqual(redisutil.cli(self.redis.port, "CLIENT", "PAUSE", "3000", "WRITE"), "OK")
         try:
             inv = invalidate(self.a, ["/own.txt"])
             r = h.get(self.a.port(), "/own.txt")
