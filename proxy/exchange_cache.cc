@@ -136,10 +136,14 @@ void Exchange::on_lookup(cache::MemoryStore::Lookup found) {
   // background (here: the next fill for the key; this exchange serves stale now).
   if (!behind && !t.must_revalidate && age < (t.ttl + t.stale_while_revalidate) * 1000) {
     dist_stats_->cache_hits.add();
-    cache::MemoryStore::Lookup f =
-        o->try_begin_revalidation()
-            ? worker_.cache().begin_fill(cache_->key, distribution_->id, req_.path)
-            : cache::MemoryStore::Lookup{};
+    cache::MemoryStore::Lookup f;
+    if (o->try_begin_revalidation()) {
+      f = worker_.cache().begin_fill(cache_->key, distribution_->id, req_.path);
+      // Another fill of the key is already on its way (a viewer's no-cache request, say): this
+      // stale hit does not revalidate, so the next one may (the flag would otherwise stay set and
+      // no stale hit would ever refresh the object again).
+      if (f.found != Found::Miss || !f.object) o->end_revalidation();
+    }
     if (f.found == Found::Miss && f.object) {
       // Serve the stale copy to this viewer and revalidate as a detached fill.
       cache_->stale = o;

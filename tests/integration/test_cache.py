@@ -380,9 +380,21 @@ distributions:
         r = self.get("/swr.txt")
         self.assertEqual(r.body, b"version 1\n")  # stale, served at once
         self.assertEqual(r.header("X-Cache"), "Hit from cloudfront")
-        h.wait_until(lambda: count(self.origin, "/swr.txt") == 2, message="background refresh")
-        h.wait_until(lambda: self.get("/swr.txt").body == b"version 2\n", message="refreshed")
-        self.assertEqual(count(self.origin, "/swr.txt"), 2)
+        h.wait_until(lambda: count(self.origin, "/swr.txt") >= 2, message="background refresh")
+        # The refreshed copy replaces the stale one: version 2, unless that refresh was lost on
+        # its way back (a pooled connection the origin closed after counting it) or the refreshed
+        # copy went stale in turn on a slow (sanitizer) run; then a later stale hit refreshes
+        # again. Never version 1 for ever, and never more refreshes than stale episodes.
+        seen = {}
+
+        def refreshed():
+            seen["body"] = self.get("/swr.txt").body
+            return seen["body"] != b"version 1\n"
+        h.wait_until(refreshed, message="refreshed")
+        version = int(seen["body"].split()[1])
+        self.assertGreaterEqual(version, 2)
+        self.assertLessEqual(version, count(self.origin, "/swr.txt"))
+        self.assertLessEqual(count(self.origin, "/swr.txt"), version + 1)
 
     def test_stale_if_error(self):
         state = {"fail": False}
