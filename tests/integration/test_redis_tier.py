@@ -198,8 +198,10 @@ def body_for(path):
     return f"body of {path}\n".encode()
 
 
-class SharedTierTest(h.PorticoTestCase):
-    """Two edges on one redis-server, fleet lock on."""
+class EdgesOnOneRedis(h.PorticoTestCase):
+    """Base: `edges` edges (a, b) on a redis-server of their own, fleet lock on; no tests."""
+    edges = 2
+    key_prefix = "it:"
 
     @classmethod
     def setUpClass(cls):
@@ -209,17 +211,22 @@ class SharedTierTest(h.PorticoTestCase):
         cls.routes = Routes()
         cls.origin.handler = cls.routes
         cls.redis_block = (f'{{ address: "127.0.0.1:{cls.redis.port}", timeout: 100ms, '
-                           f'key_prefix: "it:", fleet_lock: true, lock_timeout: 5s }}')
-        cls.a = start_edge(cls, cls.origin.url, cls.redis_block)
-        cls.b = start_edge(cls, cls.origin.url, cls.redis_block)
-        wait_ready(cls.a)
-        wait_ready(cls.b)
+                           f'key_prefix: "{cls.key_prefix}", fleet_lock: true, lock_timeout: 5s }}')
+        started = [start_edge(cls, cls.origin.url, cls.redis_block) for _ in range(cls.edges)]
+        for edge in started:
+            wait_ready(edge)
+        cls.a = started[0]
+        cls.b = started[1] if len(started) > 1 else None
 
     def serve(self, path, body, headers=(), delay=0.0):
         self.routes.set(path, lambda rec: h.Response(200, body, list(headers), delay))
 
     def wait_written(self, edge, n):
         h.wait_until(lambda: stats(edge)["redis"]["writes"] >= n, message=f"{n} Redis writes")
+
+
+class SharedTierTest(EdgesOnOneRedis):
+    """Two edges on one redis-server, fleet lock on."""
 
     def test_miss_on_a_is_a_hit_on_b(self):
         self.serve("/shared.txt", b"shared body\n", [("Age", "7"), ("ETag", '"s1"')])
@@ -450,27 +457,11 @@ class SharedTierTest(h.PorticoTestCase):
         self.assertEqual(h.metric_value(m, "portico_redis_breaker_open"), 0)
 
 
-class HeldWritesTest(h.PorticoTestCase):
+class HeldWritesTest(EdgesOnOneRedis):
     """One edge on its own redis-server, whose writes a test holds back (CLIENT PAUSE WRITE):
     apart from SharedTierTest, whose edges' log feeds that would disturb for the next test."""
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.redis = redisutil.make_server(cls)
-        cls.origin = h.make_origin(cls, "site")
-        cls.routes = Routes()
-        cls.origin.handler = cls.routes
-        cls.redis_block = (f'{{ address: "127.0.0.1:{cls.redis.port}", timeout: 100ms, '
-                           f'key_prefix: "held:", fleet_lock: true, lock_timeout: 5s }}')
-        cls.a = start_edge(cls, cls.origin.url, cls.redis_block)
-        wait_ready(cls.a)
-
-    def serve(self, path, body):
-        self.routes.set(path, lambda rec: h.Response(200, body))
-
-    def wait_written(self, edge, n):
-        h.wait_until(lambda: stats(edge)["redis"]["writes"] >= n, message=f"{n} Redis writes")
+    edges = 1
+    key_prefix = "held:"
 
     def test_invalidating_edge_never_serves_the_old_object_from_redis(self):
         # Redis holds the old object and accepts reads, but its writes (the log append that
