@@ -135,30 +135,17 @@ void Headers::remove_hop_by_hop() {
   size_t first = 0;
   while (first < items_.size() && !is_hop_by_hop(items_[first].name)) ++first;
   if (first == items_.size()) return;  // the common case: nothing to remove, nothing allocated
-  // Next most common: Connection names only fields that are hop-by-hop anyway, or says "close"
-  // ("Connection: keep-alive" from nginx and most origins). Then the fixed list is all there is
-  // to drop, and nothing is copied.
-  bool names_only_fixed = true;
-  for (size_t i = first; i < items_.size() && names_only_fixed; ++i) {
-    const Header& h = items_[i];
-    if (!name_is(h.name, "connection")) continue;
-    for_each_token(h.value, [&](std::string_view t) {
-      if (!is_hop_by_hop(t) && !iequals(t, "close")) names_only_fixed = false;
-    });
-  }
-  if (names_only_fixed) {
-    items_.erase(std::remove_if(items_.begin() + static_cast<ptrdiff_t>(first), items_.end(),
-                                [](const Header& h) { return is_hop_by_hop(h.name); }),
-                 items_.end());
-    return;
-  }
   // Fields named by Connection are hop-by-hop too (RFC 9110 §7.6.1). Their names are copied
   // into one string first (the fields move while the list is compacted); the first few tokens
-  // are kept as views into it.
+  // are kept as views into it. Names the fixed list drops anyway, and "close", are left out: for
+  // the usual "Connection: keep-alive" nothing is copied and only the fixed list is checked.
   std::string named;
   for (size_t i = first; i < items_.size(); ++i) {  // Connection is itself at or after `first`
     const Header& h = items_[i];
-    if (name_is(h.name, "connection")) named.append(h.value).push_back(',');
+    if (!name_is(h.name, "connection")) continue;
+    for_each_token(h.value, [&](std::string_view t) {
+      if (!is_hop_by_hop(t) && !iequals(t, "close")) named.append(t).push_back(',');
+    });
   }
   constexpr size_t kViews = 8;
   std::string_view views[kViews];
