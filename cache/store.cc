@@ -12,13 +12,21 @@ namespace {
 
 constexpr size_t kMaxShards = 16;
 
+// A key with its hash, computed once per lookup for both the shard and the shard's map.
+struct HashedKey {
+  std::string_view key;
+  size_t hash;
+};
 struct KeyHash {
   using is_transparent = void;
   size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  size_t operator()(const HashedKey& k) const { return k.hash; }
 };
 struct KeyEq {
   using is_transparent = void;
   bool operator()(std::string_view a, std::string_view b) const { return a == b; }
+  bool operator()(const HashedKey& a, std::string_view b) const { return a.key == b; }
+  bool operator()(std::string_view a, const HashedKey& b) const { return a == b.key; }
 };
 
 bool path_matches(std::string_view pattern, std::string_view path) {
@@ -54,15 +62,21 @@ MemoryStore::MemoryStore(uint64_t memory_bytes, uint64_t max_object_bytes)
 
 MemoryStore::~MemoryStore() = default;
 
+size_t MemoryStore::key_hash(std::string_view key) { return KeyHash{}(key); }
+
 MemoryStore::Shard& MemoryStore::shard_for(std::string_view key) {
-  return *shards_[KeyHash{}(key) % shards_.size()];
+  return shard_for_hash(key_hash(key));
+}
+
+MemoryStore::Shard& MemoryStore::shard_for_hash(size_t hash) {
+  return *shards_[hash % shards_.size()];
 }
 
 void MemoryStore::lock(Shard& s) { s.mu.lock(); }
 void MemoryStore::unlock(Shard& s) { s.mu.unlock(); }
 
-MemoryStore::Variants* MemoryStore::find_variants(Shard& s, std::string_view key) {
-  auto it = s.entries.find(key);
+MemoryStore::Variants* MemoryStore::find_variants(Shard& s, std::string_view key, size_t hash) {
+  auto it = s.entries.find(HashedKey{key, hash});
   return it == s.entries.end() ? nullptr : &it->second;
 }
 
@@ -81,10 +95,11 @@ ObjectRef MemoryStore::start_fill(Shard& s, std::string_view key, std::string_vi
 
 MemoryStore::Lookup MemoryStore::begin_fill(std::string_view key, std::string_view distribution,
                                             std::string_view path) {
-  Shard& s = shard_for(key);
+  const size_t h = key_hash(key);
+  Shard& s = shard_for_hash(h);
   std::lock_guard lock(s.mu);
   Lookup out;
-  Variants* v = find_variants(s, key);
+  Variants* v = find_variants(s, key, h);
   if (v != nullptr && v->filling) {
     out.found = Found::Joined;
     out.object = v->filling;

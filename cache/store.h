@@ -74,10 +74,12 @@ class MemoryStore {
 
  private:
   struct Shard;
+  static size_t key_hash(std::string_view key);
   Shard& shard_for(std::string_view key);
+  Shard& shard_for_hash(size_t hash);
   // Shard internals shared by lookup<> (header) and the .cc.
   struct Variants;
-  Variants* find_variants(Shard& s, std::string_view key);
+  Variants* find_variants(Shard& s, std::string_view key, size_t hash);
   void touch(Shard& s, const ObjectRef& o);
   ObjectRef in_flight(Variants* v);
   ObjectRef start_fill(Shard& s, std::string_view key, std::string_view distribution,
@@ -94,10 +96,11 @@ class MemoryStore {
 template <class Matches>
 MemoryStore::Lookup MemoryStore::lookup(std::string_view key, Matches&& matches, bool begin_fill,
                                         std::string_view distribution, std::string_view path) {
-  Shard& s = shard_for(key);
+  const size_t h = key_hash(key);
+  Shard& s = shard_for_hash(h);
   lock(s);
   Lookup out;
-  Variants* v = find_variants(s, key);
+  Variants* v = find_variants(s, key, h);
   if (v != nullptr) {
     for (const ObjectRef& o : stored(v)) {
       if (matches(*o)) {

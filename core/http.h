@@ -77,6 +77,8 @@ inline std::string_view trim_ows(std::string_view s) {
 bool is_hop_by_hop(std::string_view name);
 
 struct Header {
+  Header() = default;
+  Header(std::string_view n, std::string_view v) : name(n), value(v) {}
   std::string name;
   std::string value;
 };

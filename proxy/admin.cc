@@ -47,7 +47,7 @@ class Admin::Session final : public http1::RequestEvents {
     static const http1::Limits l{8192, 16384, 64, 1 << 20};
     return l;
   }
-  void on_head(core::RequestHead&& head) override { head_ = std::move(head); }
+  void on_head(std::unique_ptr<core::RequestHead> head) override { head_ = std::move(*head); }
   void on_body(std::string_view data) override {
     if (body_.size() + data.size() <= kMaxBody) {
       body_.append(data);

@@ -406,8 +406,8 @@ void Connection::process_input_loop() {
   }
 }
 
-void Connection::on_head(core::RequestHead&& head) {
-  pending_head_ = std::make_unique<core::RequestHead>(std::move(head));
+void Connection::on_head(std::unique_ptr<core::RequestHead> head) {
+  pending_head_ = std::move(head);
 }
 
 void Connection::on_body(std::string_view data) {

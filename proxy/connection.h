@@ -68,7 +68,7 @@ class Connection final : public Downstream, public ClientConnection, public http
   enum class TimerMode : uint8_t { None, Header, Idle, Linger };
 
   // http1::RequestEvents
-  void on_head(core::RequestHead&& head) override;
+  void on_head(std::unique_ptr<core::RequestHead> head) override;
   void on_body(std::string_view data) override;
   void on_complete() override;
 

@@ -303,9 +303,9 @@ bool Exchange::keep_alive_possible() const {
 }
 
 void Exchange::append_edge_headers(std::string& out, std::string_view x_cache) {
-  append_header(out, "X-Cache", x_cache);
-  append_header(out, "X-Amz-Cf-Pop", snapshot_->model->server.pop);
-  append_header(out, "X-Amz-Cf-Id", id_);
+  append_header_lines(
+      out,
+      {{"X-Cache", x_cache}, {"X-Amz-Cf-Pop", snapshot_->model->server.pop}, {"X-Amz-Cf-Id", id_}});
 }
 
 bool Exchange::begin_local(int status, const char* result_type) {

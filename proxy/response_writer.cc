@@ -12,12 +12,46 @@
 namespace portico::proxy {
 
 void append_status_line(std::string& out, int status, std::string_view reason) {
-  out += "HTTP/1.1 ";
-  out += std::to_string(status);
-  out += ' ';
-  out += reason.empty() ? core::reason_phrase(status) : reason;
-  out += "\r\n";
+  if (reason.empty()) reason = core::reason_phrase(status);
+  // Composed on the stack like a header line: one append instead of five and no to_string. A
+  // status outside 100..999 (never produced here) still gets three digits' worth of room.
+  char line[256];
+  const size_t n = 9 + 3 + 1 + reason.size() + 2;
+  if (status < 100 || status > 999 || n > sizeof line) {
+    out.append("HTTP/1.1 ")
+        .append(std::to_string(status))
+        .append(" ")
+        .append(reason)
+        .append("\r\n");
+    return;
+  }
+  std::memcpy(line, "HTTP/1.1 ", 9);
+  line[9] = static_cast<char>('0' + status / 100);
+  line[10] = static_cast<char>('0' + status / 10 % 10);
+  line[11] = static_cast<char>('0' + status % 10);
+  line[12] = ' ';
+  std::memcpy(line + 13, reason.data(), reason.size());
+  line[13 + reason.size()] = '\r';
+  line[14 + reason.size()] = '\n';
+  out.append(line, n);
 }
+
+namespace {
+
+// "name: value\r\n" at p; returns the end.
+char* put_line(char* p, std::string_view name, std::string_view value) {
+  std::memcpy(p, name.data(), name.size());
+  p += name.size();
+  *p++ = ':';
+  *p++ = ' ';
+  std::memcpy(p, value.data(), value.size());
+  p += value.size();
+  *p++ = '\r';
+  *p++ = '\n';
+  return p;
+}
+
+}  // namespace
 
 void append_header(std::string& out, std::string_view name, std::string_view value) {
   // Composed on the stack and appended once: one capacity check and one copy into `out` instead
@@ -28,19 +62,37 @@ void append_header(std::string& out, std::string_view name, std::string_view val
     out.append(name).append(": ").append(value).append("\r\n");
     return;
   }
-  char* p = line;
-  std::memcpy(p, name.data(), name.size());
-  p += name.size();
-  *p++ = ':';
-  *p++ = ' ';
-  std::memcpy(p, value.data(), value.size());
-  p += value.size();
-  *p++ = '\r';
-  *p = '\n';
+  put_line(line, name, value);
   out.append(line, n);
 }
 
+void append_header_lines(std::string& out, std::initializer_list<HeaderLine> lines) {
+  char buf[512];
+  size_t n = 0;
+  for (const HeaderLine& l : lines) n += l.name.size() + l.value.size() + 4;
+  if (n > sizeof buf) {
+    for (const HeaderLine& l : lines) append_header(out, l.name, l.value);
+    return;
+  }
+  char* p = buf;
+  for (const HeaderLine& l : lines) p = put_line(p, l.name, l.value);
+  out.append(buf, n);
+}
+
 void append_via(std::string& out, std::string_view earlier, std::string_view via_host) {
+  if (earlier.empty()) {
+    char line[256];
+    constexpr std::string_view kPrefix = "Via: 1.1 ";
+    constexpr std::string_view kSuffix = " (CloudFront)\r\n";
+    const size_t n = kPrefix.size() + via_host.size() + kSuffix.size();
+    if (n <= sizeof line) {
+      std::memcpy(line, kPrefix.data(), kPrefix.size());
+      std::memcpy(line + kPrefix.size(), via_host.data(), via_host.size());
+      std::memcpy(line + kPrefix.size() + via_host.size(), kSuffix.data(), kSuffix.size());
+      out.append(line, n);
+      return;
+    }
+  }
   out += "Via: ";
   if (!earlier.empty()) {
     out += earlier;

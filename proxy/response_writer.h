@@ -2,6 +2,7 @@
 // pages, admin answers). Appends to an evbuffer or a string; no I/O. Any thread.
 #pragma once
 
+#include <initializer_list>
 #include <string>
 #include <string_view>
 
@@ -29,6 +30,12 @@ void write_error_response(evbuffer* out, const LocalResponse& r);
 // "HTTP/1.1 <status> <reason>\r\n" + headers (no final CRLF).
 void append_status_line(std::string& out, int status, std::string_view reason);
 void append_header(std::string& out, std::string_view name, std::string_view value);
+struct HeaderLine {
+  std::string_view name;
+  std::string_view value;
+};
+// Several header lines in one append (CloudFront's trailing X-Cache, X-Amz-Cf-Pop, X-Amz-Cf-Id).
+void append_header_lines(std::string& out, std::initializer_list<HeaderLine> lines);
 // "Via: [<earlier>, ]1.1 <via_host> (CloudFront)\r\n": CloudFront's Via, appended to any Via the
 // message already carried (RFC 9110 §7.6.3).
 void append_via(std::string& out, std::string_view earlier, std::string_view via_host);

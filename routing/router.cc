@@ -99,6 +99,7 @@ void Router::build_table(ListenerTable& table, std::string_view listener_name,
 }
 
 uint32_t Router::choose_distribution(const ListenerTable& table, std::string_view host) const {
+  if (table.exact.empty() && table.wildcards.empty()) return table.default_distribution;
   std::array<char, kMaxHostBytes> buf;
   std::string_view name = normalize_host(host, buf);
   if (!name.empty()) {

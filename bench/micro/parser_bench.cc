@@ -51,7 +51,9 @@ const std::string kChunked = make_chunked();
 
 struct NullRequestEvents : RequestEvents {
   size_t bytes = 0;
-  void on_head(core::RequestHead&& head) override { benchmark::DoNotOptimize(head.path.data()); }
+  void on_head(std::unique_ptr<core::RequestHead> head) override {
+    benchmark::DoNotOptimize(head->path.data());
+  }
   void on_body(std::string_view d) override { bytes += d.size(); }
   void on_complete() override {}
 };

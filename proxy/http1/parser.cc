@@ -523,7 +523,7 @@ void RequestParser::reset() {
   scan_ = detail::HeadScan{};
   facts_ = detail::FieldFacts{};
   absolute_form_ = false;
-  head_ = core::RequestHead{};  // no field list until a field arrives: idle connections hold none
+  head_.reset();  // the next request line allocates one: idle connections hold none
   error_ = core::Error{};
 }
 
@@ -606,7 +606,7 @@ size_t RequestParser::feed_head(std::string_view data) {
   }
   if (!finish_head()) return 0;
   const size_t consumed = scan_.line_start;
-  const BodyFraming framing = head_.framing;
+  const BodyFraming framing = head_->framing;
   events_.on_head(std::move(head_));
   if (framing == BodyFraming::None) {
     phase_ = ParsePhase::Complete;
@@ -641,24 +641,26 @@ bool RequestParser::parse_request_line(std::string_view line) {
   const int minor = parse_version(line.substr(j + 1));
   if (minor == -2) return fail(400, "bad HTTP version");
   if (minor == -1) return fail(505, "unsupported HTTP version");
-  head_.version_minor = minor;
-  head_.method_token.assign(line.data(), i);
-  head_.method = core::parse_method(head_.method_token);
+  // The head is handed to the connection whole (on_head): no copy of its strings and fields.
+  if (!head_) head_ = std::make_unique<core::RequestHead>();
+  head_->version_minor = minor;
+  head_->method_token.assign(line.data(), i);
+  head_->method = core::parse_method(head_->method_token);
   return parse_target(line.substr(t, j - t));
 }
 
 // request-target forms (RFC 9112 §3.2).
 bool RequestParser::parse_target(std::string_view target) {
-  head_.target.assign(target);
+  head_->target.assign(target);
   std::string_view path_query;
   if (target.front() == '/') {
-    if (head_.method == core::Method::Connect) return fail(400, "CONNECT needs authority-form");
+    if (head_->method == core::Method::Connect) return fail(400, "CONNECT needs authority-form");
     path_query = target;
   } else if (target == "*") {
-    if (head_.method != core::Method::Options) return fail(400, "asterisk-form needs OPTIONS");
-    head_.path.assign(1, '*');  // not assign("*"): GCC 12 -Wrestrict false positive
+    if (head_->method != core::Method::Options) return fail(400, "asterisk-form needs OPTIONS");
+    head_->path.assign(1, '*');  // not assign("*"): GCC 12 -Wrestrict false positive
     return true;
-  } else if (head_.method == core::Method::Connect) {
+  } else if (head_->method == core::Method::Connect) {
     if (!valid_authority(target, /*require_port=*/true)) return fail(400, "bad CONNECT target");
     return true;
   } else {
@@ -676,20 +678,20 @@ bool RequestParser::parse_target(std::string_view target) {
     if (!valid_authority(authority, /*require_port=*/false)) {
       return fail(400, "bad absolute-form authority");
     }
-    core::assign_lower(head_.authority, authority);
+    core::assign_lower(head_->authority, authority);
     absolute_form_ = true;
     path_query = slash == std::string_view::npos ? std::string_view() : rest.substr(slash);
   }
   const size_t q = path_query.find('?');
   const std::string_view path = path_query.substr(0, q);
   if (path.empty()) {
-    head_.path.assign(1, '/');
+    head_->path.assign(1, '/');
   } else {
-    head_.path.assign(path);
+    head_->path.assign(path);
   }
   if (q != std::string_view::npos) {
-    head_.has_query = true;
-    head_.query.assign(path_query.substr(q + 1));
+    head_->has_query = true;
+    head_->query.assign(path_query.substr(q + 1));
   }
   return true;
 }
@@ -704,7 +706,7 @@ bool RequestParser::parse_field(std::string_view line) {
 
 bool RequestParser::add_field(std::string_view name, std::string_view value) {
   if (++scan_.field_count > limits_.max_header_count) return fail(431, "too many header fields");
-  const uint32_t index = static_cast<uint32_t>(head_.headers.size());
+  const uint32_t index = static_cast<uint32_t>(head_->headers.size());
   switch (classify(name)) {
     case Known::Host:
       if (facts_.host++ == 0) facts_.host_index = index;
@@ -724,31 +726,40 @@ bool RequestParser::add_field(std::string_view name, std::string_view value) {
     case Known::Other:
       break;
   }
-  head_.headers.add(name, value);
+  head_->headers.add(name, value);
   return true;
 }
 
 // Host, framing (RFC 9112 §6.3), Connection and Expect rules once all fields are in.
 bool RequestParser::finish_head() {
-  const core::Headers& headers = head_.headers;
+  const core::Headers& headers = head_->headers;
   if (facts_.host > 1) return fail(400, "duplicate Host");
   if (facts_.host == 0) {
-    if (head_.version_minor == 1) return fail(400, "missing Host");
+    if (head_->version_minor == 1) return fail(400, "missing Host");
   } else {
     const std::string& host = (headers.begin() + facts_.host_index)->value;
-    if (!valid_authority(host, /*require_port=*/false)) return fail(400, "bad Host");
-    if (!absolute_form_) core::assign_lower(head_.authority, host);
+    if (!last_host_.empty() && host == last_host_) {
+      // Keep-alive requests repeat their Host: the same bytes passed these checks last time.
+      if (!absolute_form_) head_->authority = last_authority_;
+    } else {
+      if (!valid_authority(host, /*require_port=*/false)) return fail(400, "bad Host");
+      if (!absolute_form_) {
+        core::assign_lower(head_->authority, host);
+        last_host_ = host;
+        last_authority_ = head_->authority;
+      }
+    }
   }
 
   if (facts_.transfer_encoding > 0) {
     if (facts_.content_length > 0) return fail(400, "both Content-Length and Transfer-Encoding");
-    if (head_.version_minor == 0) return fail(400, "Transfer-Encoding in HTTP/1.0");
+    if (head_->version_minor == 0) return fail(400, "Transfer-Encoding in HTTP/1.0");
     const Codings c = scan_codings(headers);
     if (c.chunked > 1) return fail(400, "chunked applied twice");
     if (c.chunked == 1 && !c.chunked_last) return fail(400, "chunked is not the final coding");
     if (c.other > 0) return fail(501, "unsupported transfer coding");
     if (c.chunked == 0) return fail(400, "empty Transfer-Encoding");
-    head_.framing = BodyFraming::Chunked;
+    head_->framing = BodyFraming::Chunked;
     body_.start(detail::BodyDecoder::Mode::Chunked, 0, limits_.max_body_bytes,
                 limits_.max_header_bytes);
   } else if (facts_.content_length > 0) {
@@ -760,9 +771,9 @@ bool RequestParser::finish_head() {
     if (limits_.max_body_bytes != 0 && length > limits_.max_body_bytes) {
       return fail(413, "body too large");
     }
-    head_.content_length = length;
+    head_->content_length = length;
     if (length > 0) {
-      head_.framing = BodyFraming::Length;
+      head_->framing = BodyFraming::Length;
       body_.start(detail::BodyDecoder::Mode::Length, length, 0, 0);
     }
   }
@@ -774,14 +785,14 @@ bool RequestParser::finish_head() {
       }
     }
     // A server must ignore 100-continue from an HTTP/1.0 client (RFC 9110 §10.1.1).
-    head_.expect_continue = head_.version_minor == 1;
+    head_->expect_continue = head_->version_minor == 1;
   }
 
   if (facts_.connection == 0) {
-    head_.keep_alive = head_.version_minor == 1;
+    head_->keep_alive = head_->version_minor == 1;
   } else {
-    head_.keep_alive = head_.version_minor == 1 ? !headers.has_token("connection", "close")
-                                                : headers.has_token("connection", "keep-alive");
+    head_->keep_alive = head_->version_minor == 1 ? !headers.has_token("connection", "close")
+                                                  : headers.has_token("connection", "keep-alive");
   }
   return true;
 }
@@ -792,7 +803,8 @@ bool RequestParser::finish_head() {
 ResponseParser::ResponseParser(ResponseEvents& events, uint32_t max_header_bytes,
                                uint32_t max_header_count)
     : events_(events), max_header_bytes_(max_header_bytes), max_header_count_(max_header_count) {
-  reset();
+  // Every member starts in reset()'s state (default member initializers): nothing to redo here,
+  // which matters because each Exchange owns a parser, hits included.
 }
 
 void ResponseParser::set_request_method(core::Method method) { request_method_ = method; }

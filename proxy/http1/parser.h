@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -100,7 +101,7 @@ class BodyDecoder {
 class RequestEvents {
  public:
   virtual ~RequestEvents() = default;
-  virtual void on_head(core::RequestHead&& head) = 0;
+  virtual void on_head(std::unique_ptr<core::RequestHead> head) = 0;
   virtual void on_body(std::string_view data) = 0;
   virtual void on_complete() = 0;
 };
@@ -157,7 +158,10 @@ class RequestParser {
   detail::HeadScan scan_;
   detail::FieldFacts facts_;
   bool absolute_form_ = false;
-  core::RequestHead head_;
+  std::unique_ptr<core::RequestHead> head_;  // from the request line until on_head
+  // The last valid origin-form Host value and its lower-cased authority (finish_head).
+  std::string last_host_;
+  std::string last_authority_;
   detail::BodyDecoder body_;
   core::Error error_;
 };

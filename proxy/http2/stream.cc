@@ -44,7 +44,7 @@ ssize_t head_end(evbuffer* out) {
 // Collects the one head the request parser yields.
 struct HeadCatcher final : http1::RequestEvents {
   std::optional<core::RequestHead> head;
-  void on_head(core::RequestHead&& h) override { head = std::move(h); }
+  void on_head(std::unique_ptr<core::RequestHead> h) override { head = std::move(*h); }
   void on_body(std::string_view /*data*/) override {}
   void on_complete() override {}
 };

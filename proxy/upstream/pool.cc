@@ -41,11 +41,19 @@ Pool::Pool(core::Loop& loop) : sweep_timer_(loop, [this] { sweep(); }) {}
 
 Pool::~Pool() { close_all(); }
 
+std::vector<Pool::Idle>& Pool::stack_for(const std::string& key) {
+  // A worker mostly talks to one origin or a few: the last key's list is found without hashing.
+  // idle_ never erases an entry, so the pointer stays valid.
+  if (last_stack_ != nullptr && key == last_key_) return *last_stack_;
+  last_stack_ = &idle_[key];
+  last_key_ = key;
+  return *last_stack_;
+}
+
 Conn* Pool::acquire(const std::string& key) {
-  auto it = idle_.find(key);
-  if (it == idle_.end()) return nullptr;
-  std::vector<Idle>& stack = it->second;
-  Clock::time_point now = Clock::now();
+  std::vector<Idle>& stack = stack_for(key);
+  // The loop's time: an idle connection expiring within this iteration is still fine to use.
+  const Clock::time_point now = core::loop_now();
   while (!stack.empty()) {
     Idle idle = stack.back();
     stack.pop_back();
@@ -61,12 +69,12 @@ Conn* Pool::acquire(const std::string& key) {
 }
 
 void Pool::release(const std::string& key, Conn* conn, std::chrono::milliseconds keepalive) {
-  std::vector<Idle>& stack = idle_[key];
+  std::vector<Idle>& stack = stack_for(key);
   if (stack.size() >= kMaxIdlePerKey) {
     close_conn(conn);
     return;
   }
-  stack.push_back(Idle{conn, Clock::now() + keepalive});
+  stack.push_back(Idle{conn, core::loop_now() + keepalive});
   bufferevent_setcb(conn->bev, nullptr, nullptr, &Pool::on_idle_event, this);
   conn->on_read = &Pool::on_idle_read;
   conn->owner = this;

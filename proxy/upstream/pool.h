@@ -65,9 +65,12 @@ class Pool {
   static void on_idle_read(void* owner, int fd, short what);
   void drop(int fd);
   void sweep();
+  std::vector<Idle>& stack_for(const std::string& key);
 
   core::Timer sweep_timer_;
   std::unordered_map<std::string, std::vector<Idle>> idle_;
+  std::string last_key_;  // stack_for's memo
+  std::vector<Idle>* last_stack_ = nullptr;
   size_t count_ = 0;
   static constexpr size_t kMaxIdlePerKey = 256;
 };

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -34,7 +35,9 @@ struct Events : RequestEvents {
   bool in_message = false;
   size_t messages = 0;
 
-  void on_head(portico::core::RequestHead&& h) override {
+  void on_head(std::unique_ptr<portico::core::RequestHead> head) override {
+    FUZZ_CHECK(head != nullptr);
+    portico::core::RequestHead& h = *head;
     FUZZ_CHECK(!in_message);
     in_message = true;
     FUZZ_CHECK(!h.method_token.empty());

@@ -29,8 +29,8 @@ struct RequestLog : RequestEvents {
   std::vector<core::RequestHead> heads;
   std::vector<std::string> bodies;
   std::string trace;  // H = head, C = complete (body chunks are coalesced in `bodies`)
-  void on_head(core::RequestHead&& h) override {
-    heads.push_back(std::move(h));
+  void on_head(std::unique_ptr<core::RequestHead> h) override {
+    heads.push_back(std::move(*h));
     bodies.emplace_back();
     trace += 'H';
   }
@@ -459,6 +459,37 @@ TEST_CASE("request: Host rules", "[http1][request]") {
   CHECK(r.log.heads.at(0).authority == "10.0.0.1");
   r = run_request(crlf("GET / HTTP/1.1\nHost: my_host.local%20x~\n\n"));
   CHECK(r.log.heads.at(0).authority == "my_host.local%20x~");
+}
+
+TEST_CASE("request: every keep-alive request's Host is checked and lower-cased",
+          "[http1][request]") {
+  // The parser remembers the last Host it accepted on the connection; a repeat, a change, a bad
+  // one and an empty one after a good one must each be handled as if it came first.
+  RequestRun r =
+      run_request(crlf("GET /1 HTTP/1.1\nHost: A.example\n\n"
+                       "GET /2 HTTP/1.1\nHost: A.example\n\n"
+                       "GET /3 HTTP/1.1\nHost: B.Example:81\n\n"
+                       "GET /4 HTTP/1.1\nHost: A.example\n\n"
+                       "GET http://C.example/5 HTTP/1.1\nHost: A.example\n\n"
+                       "GET /6 HTTP/1.1\nHost: a.example\n\n"));
+  REQUIRE_FALSE(r.failed);
+  REQUIRE(r.log.heads.size() == 6);
+  CHECK(r.log.heads[0].authority == "a.example");
+  CHECK(r.log.heads[1].authority == "a.example");
+  CHECK(r.log.heads[2].authority == "b.example:81");
+  CHECK(r.log.heads[3].authority == "a.example");
+  CHECK(r.log.heads[4].authority == "c.example");  // absolute-form wins (RFC 9112 §3.2.2)
+  CHECK(r.log.heads[5].authority == "a.example");
+
+  const std::string good = crlf("GET / HTTP/1.1\nHost: a.example\n\n");
+  for (const char* bad :
+       {"GET / HTTP/1.1\nHost:\n\n", "GET / HTTP/1.1\nHost: a example\n\n", "GET / HTTP/1.1\n\n",
+        "GET / HTTP/1.1\nHost: a.example\nHost: a.example\n\n"}) {
+    r = run_request(good + crlf(bad));
+    CHECK(r.log.heads.size() == 1);
+    CHECK(r.failed);
+    CHECK(r.error.status == 400);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
