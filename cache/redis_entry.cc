@@ -157,6 +157,17 @@ core::Result<RedisEntry> decode_entry(std::string_view data) {
   uint8_t flags = r.u8();
   t.must_revalidate = (flags & 1) != 0;
   t.error_response = (flags & 2) != 0;
+  // The hit path turns these into milliseconds and adds them up (ages, stale windows, the
+  // expiry) in int64_t: a corrupt or foreign value such as a TTL of 2^62 would overflow there
+  // (undefined behaviour) instead of being a bad entry. What we write is never negative and far
+  // below the bounds.
+  for (int64_t s : {t.request_time, t.corrected_initial_age, t.ttl, t.stale_while_revalidate,
+                    t.stale_if_error}) {
+    if (s < 0 || s > kRedisMaxSeconds) return bad("timing out of range");
+  }
+  if (t.response_time_ms < 0 || t.response_time_ms > kRedisMaxSeconds * 1000) {
+    return bad("timing out of range");
+  }
   e.vary_key = r.str();
   e.body_length = r.u64();
   e.chunk_size = r.u32();

@@ -42,9 +42,15 @@ struct RedisEntry {
   std::string inline_body;  // when chunks == 0
 };
 
+// Bound of every decoded Timing value in seconds (2^40 s, some 35,000 years; response_time_ms
+// in milliseconds up to 1000 times that): far above anything stored, far below int64_t overflow
+// when the hit path works in milliseconds.
+inline constexpr int64_t kRedisMaxSeconds = int64_t{1} << 40;
+
 // Binary manifest: "PRE1", then fixed-width little-endian integers and length-prefixed strings.
 std::string encode_entry(const RedisEntry& e);
-// Rejects anything malformed or truncated (StoreFailed); never reads past `data`.
+// Rejects anything malformed or truncated (StoreFailed), and timing values that are negative or
+// above kRedisMaxSeconds; never reads past `data`.
 core::Result<RedisEntry> decode_entry(std::string_view data);
 
 // The Vary index at a primary key: "PRV1", a 16-hex index id, then the Vary field names

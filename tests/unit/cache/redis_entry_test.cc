@@ -2,6 +2,7 @@
 #include "cache/redis_entry.h"
 
 #include <catch2/catch.hpp>
+#include <cstdint>
 #include <string>
 
 #include "cache/redis_client.h"
@@ -97,6 +98,30 @@ TEST_CASE("redis entry: garbage and truncation are rejected", "[cache][redis]") 
   RedisEntry bad = sample();
   bad.body_length = 6;  // inline body is 5 bytes
   CHECK_FALSE(decode_entry(encode_entry(bad)).ok());
+}
+
+// Found by tests/fuzz/cache_redis_entry_fuzz (corpus file timing_overflow): a manifest whose
+// stale-while-revalidate was ~2^62 decoded fine, and the hit path's (ttl + window) * 1000
+// overflowed int64_t. A value another writer (or a corrupt one) left in the shared Redis must be
+// a bad entry instead.
+TEST_CASE("redis entry: timing values out of range are rejected", "[cache][redis]") {
+  auto decodes = [](auto&& change) {
+    RedisEntry e = sample();
+    change(e.timing);
+    return decode_entry(encode_entry(e)).ok();
+  };
+  CHECK(decodes([](Timing&) {}));
+  CHECK(decodes([](Timing& t) { t.ttl = kRedisMaxSeconds; }));
+  CHECK(decodes([](Timing& t) { t.response_time_ms = kRedisMaxSeconds * 1000; }));
+  CHECK(decodes([](Timing& t) { t.corrected_initial_age = 0; }));
+  CHECK_FALSE(decodes([](Timing& t) { t.stale_while_revalidate = int64_t{1} << 62; }));
+  CHECK_FALSE(decodes([](Timing& t) { t.ttl = kRedisMaxSeconds + 1; }));
+  CHECK_FALSE(decodes([](Timing& t) { t.ttl = -1; }));
+  CHECK_FALSE(decodes([](Timing& t) { t.stale_if_error = INT64_MAX; }));
+  CHECK_FALSE(decodes([](Timing& t) { t.corrected_initial_age = INT64_MIN; }));
+  CHECK_FALSE(decodes([](Timing& t) { t.request_time = -5; }));
+  CHECK_FALSE(decodes([](Timing& t) { t.response_time_ms = INT64_MIN; }));
+  CHECK_FALSE(decodes([](Timing& t) { t.response_time_ms = kRedisMaxSeconds * 1000 + 1; }));
 }
 
 TEST_CASE("redis entry: key names share one cluster slot per object", "[cache][redis]") {
