@@ -201,10 +201,11 @@ bool chromium_80_or_later(std::string_view user_agent) {
     for (size_t at = user_agent.find(product); at != std::string_view::npos;
          at = user_agent.find(product, at + 1)) {
       size_t i = at + product.size();
+      // Every digit is read (saturating), not just the first six: "Chrome/0000080" is 80.
       int major = 0;
       size_t digits = 0;
-      while (i < user_agent.size() && user_agent[i] >= '0' && user_agent[i] <= '9' && digits < 6) {
-        major = major * 10 + (user_agent[i] - '0');
+      while (i < user_agent.size() && user_agent[i] >= '0' && user_agent[i] <= '9') {
+        if (major < 1'000'000) major = major * 10 + (user_agent[i] - '0');
         ++i;
         ++digits;
       }

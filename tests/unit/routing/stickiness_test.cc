@@ -55,6 +55,12 @@ TEST_CASE("app_cookie: SameSite=None only for Chromium 80 or later", "[stickines
   CHECK_FALSE(chromium_80_or_later(""));
   CHECK_FALSE(chromium_80_or_later("Chrome/"));
   CHECK_FALSE(chromium_80_or_later("Chrome/8"));
+  // Found by tests/fuzz/routing_cookie_fuzz: only the first six digits were read, so leading
+  // zeros hid the version.
+  CHECK(chromium_80_or_later("Chrome/000000080.0"));
+  CHECK(chromium_80_or_later("x Chrome/000000000000779059682x"));
+  CHECK(chromium_80_or_later("Chrome/99999999999999999999"));
+  CHECK_FALSE(chromium_80_or_later("Chrome/0000000079"));
 }
 
 TEST_CASE("app_cookie: cookie names and format", "[stickiness]") {
