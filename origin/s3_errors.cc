@@ -158,7 +158,11 @@ S3ErrorInfo classify_s3_error(int status, std::string_view body, std::string_vie
   } else {
     info.kind = kind_for_code(info.code);
     // S3 uses 5xx codes beyond these two (ServiceUnavailable, ...): all are S3-side failures.
-    if (info.kind == S3ErrorKind::Other && status >= 500) {
+    // So is a 5xx whose code names a client-side error (NoSuchKey, AccessDenied, ... from a
+    // faulty S3-compatible store or a proxy in between): the status wins, else a passing failure
+    // would reach the viewer as a 404/403, unretried (and cacheable as an error response).
+    if (status >= 500 && info.kind != S3ErrorKind::SlowDown &&
+        info.kind != S3ErrorKind::InternalError) {
       info.kind = status == 503 ? S3ErrorKind::SlowDown : S3ErrorKind::InternalError;
     }
   }

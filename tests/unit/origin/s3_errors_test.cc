@@ -155,6 +155,18 @@ TEST_CASE("s3 errors: throttling and 5xx are retryable", "[s3_errors]") {
   auto other5xx = classify_s3_error(501, error_body("<Code>NotImplemented</Code>"));
   CHECK(other5xx.kind == S3ErrorKind::InternalError);
   CHECK(other5xx.retryable);
+
+  // Found by tests/fuzz/origin_s3_errors_fuzz: a 5xx whose code names a client-side error was
+  // classified by the code, so a 500 saying NoSuchKey reached the viewer as a 403/404, unretried.
+  auto confused = classify_s3_error(500, error_body("<Code>NoSuchKey</Code>"));
+  CHECK(confused.kind == S3ErrorKind::InternalError);
+  CHECK(confused.code == "NoSuchKey");
+  CHECK(confused.retryable);
+  CHECK(map_s3_error(confused, MissingObject::NotFound404).status == 502);
+  CHECK(map_s3_error(confused, MissingObject::Forbidden403).retry);
+  auto denied503 = classify_s3_error(503, error_body("<Code>AccessDenied</Code>"));
+  CHECK(denied503.kind == S3ErrorKind::SlowDown);
+  CHECK(map_s3_error(denied503, MissingObject::Forbidden403).status == 503);
 }
 
 TEST_CASE("s3 errors: bodiless responses (HEAD) are classified by status", "[s3_errors]") {
