@@ -15,7 +15,8 @@ size_t format_http_date(int64_t epoch_seconds, char* out) {
 
 int64_t parse_http_date(const char* s, size_t len) {
   char buf[64];
-  if (len >= sizeof buf) return -1;
+  // An empty view may have a null data(): memcpy from it is undefined even for 0 bytes.
+  if (len == 0 || len >= sizeof buf) return -1;
   std::memcpy(buf, s, len);
   buf[len] = '\0';
   static const char* const kFormats[] = {"%a, %d %b %Y %H:%M:%S GMT", "%A, %d-%b-%y %H:%M:%S GMT",
