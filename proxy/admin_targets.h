@@ -13,23 +13,11 @@
 #include <vector>
 
 #include "core/result.h"
+#include "proxy/admin_json.h"
 #include "proxy/metrics.h"
 #include "routing/target_group_set.h"
 
 namespace portico::proxy {
-
-struct TargetSpec {
-  std::string id;
-  std::optional<uint16_t> port;
-};
-
-// At most this many targets per call: ALB's quota of 1000 targets per target group.
-inline constexpr size_t kMaxTargetsPerCall = 1000;
-
-// Parses {"targets": [{"id": "...", "port": N}, ...]}: error on any other shape, an empty list,
-// more than kMaxTargetsPerCall targets, a missing id, a key given twice or a port outside 1-65535.
-// Ids are not checked here (change_targets does: each must be an IP address).
-core::Result<std::vector<TargetSpec>> json_targets(std::string_view json);
 
 struct AdminAnswer {
   int status = 200;

@@ -4,6 +4,7 @@
 #include <random>
 
 #include "core/log.h"
+#include "proxy/admin_json.h"
 #include "proxy/response_writer.h"
 #include "proxy/shared_tier.h"
 
@@ -19,106 +20,6 @@ core::Error bad(std::string detail) {
   return core::Error::make(core::ErrorKind::ParseError, core::Side::Downstream, std::move(detail));
 }
 
-void skip_ws(std::string_view s, size_t& i) {
-  while (i < s.size() && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r')) ++i;
-}
-
-// Reads a JSON string at s[i] == '"' (escapes \" \\ \/ \n \t \uXXXX for ASCII); i moves past it.
-core::Result<std::string> read_string(std::string_view s, size_t& i) {
-  if (i >= s.size() || s[i] != '"') return bad("expected a string");
-  ++i;
-  std::string out;
-  while (i < s.size() && s[i] != '"') {
-    char c = s[i++];
-    if (static_cast<unsigned char>(c) < 0x20) return bad("control character in a string");
-    if (c != '\\') {
-      out += c;
-      continue;
-    }
-    if (i >= s.size()) break;
-    char e = s[i++];
-    switch (e) {
-      case '"':
-      case '\\':
-      case '/':
-        out += e;
-        break;
-      case 'n':
-        out += '\n';
-        break;
-      case 't':
-        out += '\t';
-        break;
-      case 'u': {
-        if (i + 4 > s.size()) return bad("bad \\u escape");
-        unsigned v = 0;
-        for (int k = 0; k < 4; ++k) {
-          char h = s[i++];
-          v <<= 4;
-          if (h >= '0' && h <= '9') {
-            v |= static_cast<unsigned>(h - '0');
-          } else if (h >= 'a' && h <= 'f') {
-            v |= static_cast<unsigned>(h - 'a' + 10);
-          } else if (h >= 'A' && h <= 'F') {
-            v |= static_cast<unsigned>(h - 'A' + 10);
-          } else {
-            return bad("bad \\u escape");
-          }
-        }
-        if (v >= 0x80) return bad("only ASCII \\u escapes are supported; send UTF-8");
-        out += static_cast<char>(v);
-        break;
-      }
-      default:
-        return bad("bad escape in a string");
-    }
-  }
-  if (i >= s.size()) return bad("unterminated string");
-  ++i;
-  return out;
-}
-
-// Finds "key": at the top level of a flat object; i is left after the ':'.
-bool find_key(std::string_view s, std::string_view key, size_t& i) {
-  i = 0;
-  skip_ws(s, i);
-  if (i >= s.size() || s[i] != '{') return false;
-  ++i;
-  for (;;) {
-    skip_ws(s, i);
-    if (i >= s.size() || s[i] == '}') return false;
-    core::Result<std::string> k = read_string(s, i);
-    if (!k.ok()) return false;
-    skip_ws(s, i);
-    if (i >= s.size() || s[i] != ':') return false;
-    ++i;
-    skip_ws(s, i);
-    if (*k == key) return true;
-    // Skip the value: a string, an array of strings, or a scalar.
-    if (i < s.size() && s[i] == '"') {
-      if (!read_string(s, i).ok()) return false;
-    } else if (i < s.size() && s[i] == '[') {
-      int depth = 0;
-      while (i < s.size()) {
-        if (s[i] == '"') {
-          if (!read_string(s, i).ok()) return false;
-          continue;
-        }
-        if (s[i] == '[') ++depth;
-        if (s[i] == ']' && --depth == 0) {
-          ++i;
-          break;
-        }
-        ++i;
-      }
-    } else {
-      while (i < s.size() && s[i] != ',' && s[i] != '}') ++i;
-    }
-    skip_ws(s, i);
-    if (i < s.size() && s[i] == ',') ++i;
-  }
-}
-
 std::string iso_now() {
   std::time_t t = std::time(nullptr);
   std::tm tm{};
@@ -131,36 +32,6 @@ std::string iso_now() {
 std::string json_quote(std::string_view s) { return "\"" + json_escape(s) + "\""; }
 
 }  // namespace
-
-core::Result<std::vector<std::string>> json_string_array(std::string_view json,
-                                                         std::string_view key) {
-  size_t i = 0;
-  if (!find_key(json, key, i)) return bad("missing \"" + std::string(key) + "\"");
-  if (i >= json.size() || json[i] != '[') return bad("\"" + std::string(key) + "\" must be a list");
-  ++i;
-  std::vector<std::string> out;
-  for (;;) {
-    skip_ws(json, i);
-    if (i < json.size() && json[i] == ']') break;
-    core::Result<std::string> v = read_string(json, i);
-    if (!v.ok()) return v.error();
-    out.push_back(std::move(v.value()));
-    skip_ws(json, i);
-    if (i < json.size() && json[i] == ',') {
-      ++i;
-      continue;
-    }
-    if (i < json.size() && json[i] == ']') break;
-    return bad("\"" + std::string(key) + "\" must be a list of strings");
-  }
-  return out;
-}
-
-core::Result<std::string> json_string(std::string_view json, std::string_view key) {
-  size_t i = 0;
-  if (!find_key(json, key, i)) return std::string();
-  return read_string(json, i);
-}
 
 core::Result<const Invalidation*> Invalidations::create(std::string_view distribution,
                                                         std::string_view body) {

@@ -68,10 +68,4 @@ class Invalidations {
   std::vector<std::pair<std::string, std::string>> caller_refs_;  // (dist + ref, id)
 };
 
-// Minimal JSON reading for the admin API: the string array under `key` in a flat object.
-core::Result<std::vector<std::string>> json_string_array(std::string_view json,
-                                                         std::string_view key);
-// The string under `key`, or "" when absent.
-core::Result<std::string> json_string(std::string_view json, std::string_view key);
-
 }  // namespace portico::proxy

@@ -40,7 +40,8 @@ struct Input {
   }
   // A short string: a length byte (mod 16), then that many bytes.
   std::string_view str() {
-    size_t n = std::min<size_t>(byte() % 16, s.size());
+    const size_t want = byte() % 16;  // before s.size(): argument order is unspecified
+    const size_t n = std::min(want, s.size());
     std::string_view out = s.substr(0, n);
     s.remove_prefix(n);
     return out;

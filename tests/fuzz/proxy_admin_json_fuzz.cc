@@ -12,8 +12,7 @@
 #include <string_view>
 #include <vector>
 
-#include "proxy/admin_targets.h"
-#include "proxy/invalidations.h"
+#include "proxy/admin_json.h"
 #include "proxy/response_writer.h"
 
 namespace {
