@@ -647,10 +647,12 @@ def run(args, tmp, procs):
 
     for rnd in range(args.rounds):
         order = live[rnd % len(live):] + live[:rnd % len(live)] if live else []
-        for srv in order:
-            for obj in args.objects:
+        # Object-major: every server's run of one object back to back, so the runs a ratio
+        # compares are seconds apart, not minutes (this VM's speed drifts by 10-20% over minutes).
+        for obj in args.objects:
+            for srv in order:
                 if srv.skip:
-                    break
+                    continue
                 try:
                     said, notes = fill_and_check(srv, obj, files[obj])
                     srv.said[obj] = said
@@ -662,7 +664,7 @@ def run(args, tmp, procs):
                 except (RuntimeError, ValueError, OSError, http.client.HTTPException) as e:
                     srv.skip = f"failed in round {rnd + 1} on /{obj}: {e}"
                     log(f"cache_compare: {srv.name} {srv.skip}")
-                    break
+                    continue
                 srv.obj_runs.setdefault(obj, []).append(res)
                 log(f"cache_compare: round {rnd + 1}/{args.rounds} {srv.name:8s} {obj:>4s} "
                     f"{res['rps']:10,.0f} req/s {res['rps'] * OBJECTS[obj] / 1e6:9,.1f} MB/s  "
