@@ -16,20 +16,13 @@
 #include <string_view>
 
 #include "cache/redis_entry.h"
+#include "tests/fuzz/fuzz_check.h"
 
 namespace {
 
 using portico::cache::RedisEntry;
 using portico::cache::RedisVaryIndex;
 using portico::cache::Timing;
-
-#define FUZZ_CHECK(cond)                                                            \
-  do {                                                                              \
-    if (!(cond)) {                                                                  \
-      std::fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-      std::abort();                                                                 \
-    }                                                                               \
-  } while (false)
 
 bool same_headers(const portico::core::Headers& a, const portico::core::Headers& b) {
   if (a.size() != b.size()) return false;

@@ -16,18 +16,11 @@
 #include <vector>
 
 #include "cache/invalidation_log.h"
+#include "tests/fuzz/fuzz_check.h"
 
 namespace {
 
 using portico::cache::InvalidationLog;
-
-#define FUZZ_CHECK(cond)                                                            \
-  do {                                                                              \
-    if (!(cond)) {                                                                  \
-      std::fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-      std::abort();                                                                 \
-    }                                                                               \
-  } while (false)
 
 struct Input {
   std::string_view s;

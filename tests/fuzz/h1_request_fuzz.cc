@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "proxy/http1/parser.h"
+#include "tests/fuzz/fuzz_check.h"
 #include "tests/fuzz/hop_by_hop_check.h"
 
 namespace {
@@ -20,14 +21,6 @@ using portico::proxy::http1::Limits;
 using portico::proxy::http1::ParsePhase;
 using portico::proxy::http1::RequestEvents;
 using portico::proxy::http1::RequestParser;
-
-#define FUZZ_CHECK(cond)                                                            \
-  do {                                                                              \
-    if (!(cond)) {                                                                  \
-      std::fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-      std::abort();                                                                 \
-    }                                                                               \
-  } while (false)
 
 struct Events : RequestEvents {
   std::string_view fed;  // the bytes of the current feed() call

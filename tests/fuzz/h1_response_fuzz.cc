@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "proxy/http1/parser.h"
+#include "tests/fuzz/fuzz_check.h"
 #include "tests/fuzz/hop_by_hop_check.h"
 
 namespace {
@@ -19,14 +20,6 @@ using portico::core::ErrorKind;
 using portico::proxy::http1::ParsePhase;
 using portico::proxy::http1::ResponseEvents;
 using portico::proxy::http1::ResponseParser;
-
-#define FUZZ_CHECK(cond)                                                            \
-  do {                                                                              \
-    if (!(cond)) {                                                                  \
-      std::fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-      std::abort();                                                                 \
-    }                                                                               \
-  } while (false)
 
 struct Events : ResponseEvents {
   std::string_view fed;  // the bytes of the current feed() call

@@ -17,20 +17,13 @@
 
 #include "core/clock.h"
 #include "origin/conditional.h"
+#include "tests/fuzz/fuzz_check.h"
 
 namespace {
 
 using portico::core::Method;
 using portico::core::RequestHead;
 using portico::origin::Precondition;
-
-#define FUZZ_CHECK(cond)                                                            \
-  do {                                                                              \
-    if (!(cond)) {                                                                  \
-      std::fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-      std::abort();                                                                 \
-    }                                                                               \
-  } while (false)
 
 constexpr Method kMethods[] = {Method::Get, Method::Head, Method::Post, Method::Put};
 constexpr std::string_view kEtags[] = {"\"abc-1\"", "W/\"abc-1\"", "", "\"\"", "abc", "\"x,y\""};

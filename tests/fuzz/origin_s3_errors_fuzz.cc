@@ -15,19 +15,12 @@
 #include <string_view>
 
 #include "origin/s3_errors.h"
+#include "tests/fuzz/fuzz_check.h"
 
 namespace {
 
 using portico::origin::S3ErrorInfo;
 using portico::origin::S3ErrorKind;
-
-#define FUZZ_CHECK(cond)                                                            \
-  do {                                                                              \
-    if (!(cond)) {                                                                  \
-      std::fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-      std::abort();                                                                 \
-    }                                                                               \
-  } while (false)
 
 constexpr int kStatuses[] = {400, 403, 404, 301, 307, 409, 500, 501, 503, 200};
 

@@ -14,18 +14,11 @@
 
 #include "proxy/admin_json.h"
 #include "proxy/response_writer.h"
+#include "tests/fuzz/fuzz_check.h"
 
 namespace {
 
 using portico::proxy::TargetSpec;
-
-#define FUZZ_CHECK(cond)                                                            \
-  do {                                                                              \
-    if (!(cond)) {                                                                  \
-      std::fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-      std::abort();                                                                 \
-    }                                                                               \
-  } while (false)
 
 void check_error(const portico::core::Error& e) {
   FUZZ_CHECK(e.kind == portico::core::ErrorKind::ParseError);

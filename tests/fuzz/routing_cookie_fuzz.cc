@@ -17,19 +17,12 @@
 #include <string_view>
 
 #include "routing/stickiness.h"
+#include "tests/fuzz/fuzz_check.h"
 
 namespace {
 
 using portico::routing::StickyCodec;
 using portico::routing::StickyKey;
-
-#define FUZZ_CHECK(cond)                                                            \
-  do {                                                                              \
-    if (!(cond)) {                                                                  \
-      std::fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-      std::abort();                                                                 \
-    }                                                                               \
-  } while (false)
 
 constexpr std::string_view kAlphabet =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
