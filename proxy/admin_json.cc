@@ -1,5 +1,6 @@
 #include "proxy/admin_json.h"
 
+#include "core/json.h"
 #include "proxy/response_writer.h"
 
 namespace portico::proxy {
@@ -9,16 +10,12 @@ core::Error bad(std::string detail) {
   return core::Error::make(core::ErrorKind::ParseError, core::Side::Downstream, std::move(detail));
 }
 
-void skip_ws(std::string_view s, size_t& i) {
-  while (i < s.size() && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r')) ++i;
-}
-
 // A tiny cursor over the one JSON shape the registration API takes.
 struct Cursor {
   std::string_view s;
   size_t i = 0;
 
-  void ws() { skip_ws(s, i); }
+  void ws() { core::skip_json_ws(s, i); }
   bool eat(char c) {
     ws();
     if (i < s.size() && s[i] == c) {
@@ -53,85 +50,30 @@ struct Cursor {
   }
 };
 
-// Reads a JSON string at s[i] == '"' (escapes \" \\ \/ \n \t \uXXXX for ASCII); i moves past it.
-core::Result<std::string> read_string(std::string_view s, size_t& i) {
-  if (i >= s.size() || s[i] != '"') return bad("expected a string");
-  ++i;
-  std::string out;
-  while (i < s.size() && s[i] != '"') {
-    char c = s[i++];
-    if (static_cast<unsigned char>(c) < 0x20) return bad("control character in a string");
-    if (c != '\\') {
-      out += c;
-      continue;
-    }
-    if (i >= s.size()) break;
-    char e = s[i++];
-    switch (e) {
-      case '"':
-      case '\\':
-      case '/':
-        out += e;
-        break;
-      case 'n':
-        out += '\n';
-        break;
-      case 't':
-        out += '\t';
-        break;
-      case 'u': {
-        if (i + 4 > s.size()) return bad("bad \\u escape");
-        unsigned v = 0;
-        for (int k = 0; k < 4; ++k) {
-          char h = s[i++];
-          v <<= 4;
-          if (h >= '0' && h <= '9') {
-            v |= static_cast<unsigned>(h - '0');
-          } else if (h >= 'a' && h <= 'f') {
-            v |= static_cast<unsigned>(h - 'a' + 10);
-          } else if (h >= 'A' && h <= 'F') {
-            v |= static_cast<unsigned>(h - 'A' + 10);
-          } else {
-            return bad("bad \\u escape");
-          }
-        }
-        if (v >= 0x80) return bad("only ASCII \\u escapes are supported; send UTF-8");
-        out += static_cast<char>(v);
-        break;
-      }
-      default:
-        return bad("bad escape in a string");
-    }
-  }
-  if (i >= s.size()) return bad("unterminated string");
-  ++i;
-  return out;
-}
-
 // Finds "key": at the top level of a flat object; i is left after the ':'.
 bool find_key(std::string_view s, std::string_view key, size_t& i) {
   i = 0;
-  skip_ws(s, i);
+  core::skip_json_ws(s, i);
   if (i >= s.size() || s[i] != '{') return false;
   ++i;
   for (;;) {
-    skip_ws(s, i);
+    core::skip_json_ws(s, i);
     if (i >= s.size() || s[i] == '}') return false;
-    core::Result<std::string> k = read_string(s, i);
+    core::Result<std::string> k = core::read_json_string(s, i);
     if (!k.ok()) return false;
-    skip_ws(s, i);
+    core::skip_json_ws(s, i);
     if (i >= s.size() || s[i] != ':') return false;
     ++i;
-    skip_ws(s, i);
+    core::skip_json_ws(s, i);
     if (*k == key) return true;
     // Skip the value: a string, an array of strings, or a scalar.
     if (i < s.size() && s[i] == '"') {
-      if (!read_string(s, i).ok()) return false;
+      if (!core::read_json_string(s, i).ok()) return false;
     } else if (i < s.size() && s[i] == '[') {
       int depth = 0;
       while (i < s.size()) {
         if (s[i] == '"') {
-          if (!read_string(s, i).ok()) return false;
+          if (!core::read_json_string(s, i).ok()) return false;
           continue;
         }
         if (s[i] == '[') ++depth;
@@ -144,7 +86,7 @@ bool find_key(std::string_view s, std::string_view key, size_t& i) {
     } else {
       while (i < s.size() && s[i] != ',' && s[i] != '}') ++i;
     }
-    skip_ws(s, i);
+    core::skip_json_ws(s, i);
     if (i < s.size() && s[i] == ',') ++i;
   }
 }
@@ -205,12 +147,12 @@ core::Result<std::vector<std::string>> json_string_array(std::string_view json,
   ++i;
   std::vector<std::string> out;
   for (;;) {
-    skip_ws(json, i);
+    core::skip_json_ws(json, i);
     if (i < json.size() && json[i] == ']') break;
-    core::Result<std::string> v = read_string(json, i);
+    core::Result<std::string> v = core::read_json_string(json, i);
     if (!v.ok()) return v.error();
     out.push_back(std::move(v.value()));
-    skip_ws(json, i);
+    core::skip_json_ws(json, i);
     if (i < json.size() && json[i] == ',') {
       ++i;
       continue;
@@ -224,7 +166,7 @@ core::Result<std::vector<std::string>> json_string_array(std::string_view json,
 core::Result<std::string> json_string(std::string_view json, std::string_view key) {
   size_t i = 0;
   if (!find_key(json, key, i)) return std::string();
-  return read_string(json, i);
+  return core::read_json_string(json, i);
 }
 
 }  // namespace portico::proxy
