@@ -14,8 +14,15 @@ constexpr size_t kSyncBatch = 1000;
 constexpr std::chrono::milliseconds kRetry{100};
 
 // KEYS: meta, log. ARGV: epoch candidate, member, keep, channel, distribution.
+// Idempotent: the member names the invalidation (its id and paths), and an append of a member
+// already in the log returns the generation it has. The edge retries an append that timed out,
+// and Redis may have run the first one after all (a stall longer than the client's timeout): a
+// second ZADD would move the member to a new generation and make every edge apply it again,
+// dropping objects cached since the first time.
 constexpr std::string_view kAppendScript = R"lua(
 redis.call('HSETNX', KEYS[1], 'epoch', ARGV[1])
+local had = redis.call('ZSCORE', KEYS[2], ARGV[2])
+if had then return tonumber(had) end
 local g = redis.call('HINCRBY', KEYS[1], 'gen', 1)
 redis.call('ZADD', KEYS[2], g, ARGV[2])
 local keep = tonumber(ARGV[3])

@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 
+#include "cache/redis_entry.h"
 #include "cache/redis_log.h"
 #include "cache/vary.h"
 #include "redis_test_util.h"
@@ -48,6 +49,7 @@ struct Edge {
     feed = std::make_unique<RedisLog>(
         loop, c, lo, log, &stats.client,
         [this](const std::string& d, const std::vector<InvalidationLog::Entry>& entries) {
+          applied_entries += entries.size();
           for (const auto& e : entries) {
             for (const auto& p : e.paths) store.invalidate(d, p);
           }
@@ -127,6 +129,7 @@ struct Edge {
   InvalidationLog log;
   std::unique_ptr<RedisTier> tier;
   std::unique_ptr<RedisLog> feed;
+  size_t applied_entries = 0;  // log entries on_applied reported
 };
 
 std::string big_body(size_t n) {
@@ -282,6 +285,47 @@ TEST_CASE("redis tier: an invalidation on one edge hides the entry on the other"
   REQUIRE(run_until(loop, [&] { return c.ready(); }));
   CHECK(c.log.generation("web") == 1);
   CHECK(c.lookup(loop, "K2", "/img/x.png")->kind == RedisTier::Found::Kind::Miss);
+}
+
+TEST_CASE("redis tier: an append retried after a timeout is in the log once", "[cache][redis]") {
+  PORTICO_SKIP_WITHOUT_REDIS();
+  RedisServer server;
+  core::Loop loop;
+  Edge a(loop, server.port(), "a");
+  Edge b(loop, server.port(), "b");
+  REQUIRE(run_until(loop, [&] { return a.ready() && b.ready(); }));
+  const std::string meta = redis_log_meta_key("t:", "web");
+
+  // Redis stalls past the client's timeout with the append in its socket: the edge sees a
+  // failure, and Redis runs the script once it is back.
+  server.pause();
+  std::optional<core::Result<uint64_t>> first;
+  a.feed->append("web", "I1", {"/img/*"}, [&](core::Result<uint64_t> r) { first = r; });
+  REQUIRE(run_until(
+      loop, [&] { return first.has_value(); }, 5s));
+  CHECK_FALSE(first->ok());
+  server.resume();
+  REQUIRE(run_until(loop, [&] { return server.cli("HGET " + meta + " gen") == "1"; }));
+
+  // The edge's retry of the same invalidation finds it there and gets its generation.
+  REQUIRE(run_until(loop, [&] { return a.ready() && b.ready(); }));
+  std::optional<core::Result<uint64_t>> retry;
+  a.feed->append("web", "I1", {"/img/*"}, [&](core::Result<uint64_t> r) { retry = r; });
+  REQUIRE(run_until(loop, [&] { return retry.has_value(); }));
+  REQUIRE(retry->ok());
+  CHECK(retry->value() == 1);
+  CHECK(server.cli("HGET " + meta + " gen") == "1");
+  CHECK(server.cli("ZCARD " + redis_log_key("t:", "web")) == "1");
+
+  // The next invalidation is generation 2; b applied I1 once (at 1), never again.
+  std::optional<core::Result<uint64_t>> next;
+  a.feed->append("web", "I2", {"/css/*"}, [&](core::Result<uint64_t> r) { next = r; });
+  REQUIRE(run_until(loop, [&] { return next.has_value(); }));
+  REQUIRE(next->ok());
+  CHECK(next->value() == 2);
+  REQUIRE(run_until(
+      loop, [&] { return b.log.generation("web") == 2; }, 2s));
+  CHECK(b.applied_entries == 2);
 }
 
 TEST_CASE("redis tier: the fleet lock makes one filler; waiters get its object", "[cache][redis]") {
