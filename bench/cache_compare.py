@@ -383,34 +383,78 @@ def verdict(ok):
     return "**met**" if ok else "**not met**"
 
 
-def targets(sums, coll):
-    """Rows (target, measured, met?) for the issue #3 targets; None when not measurable."""
+def per_cpu_s(r):
+    return r["requests"] / r["cpu_s"] if r["cpu_s"] else 0.0
+
+
+def bracketed(brackets, obj, peer):
+    """Portico ÷ `peer` on `obj` from bracketed runs: per round, the mean of the Portico runs
+    just before and just after the peer's run over the peer's; the median over rounds. Keys:
+    rps (= MB/s), eff (req per CPU-s), p99 (Portico's p99 ÷ the peer's: ≤ 1 is no worse)."""
+    trios = brackets.get(obj, {}).get(peer)
+    if not trios:
+        return None
+    mean = lambda a, b, f: (f(a) + f(b)) / 2.0
+    pick = {"rps": lambda r: r["rps"], "eff": per_cpu_s, "p99": lambda r: r["p99_ms"]}
+    out = {k: statistics.median(mean(before, after, f) / f(run) if f(run) else 0.0
+                                for before, run, after in trios) for k, f in pick.items()}
+    out["n"] = len(trios)
+    return out
+
+
+def targets(sums, coll, brackets):
+    """Rows (target, measured, met?) for the issue #3 targets; None when not measurable.
+    With bracketed runs (the default) the verdict uses the bracketed ratios, which a drift of
+    the machine's speed over minutes does not move; the medians' ratio is shown beside them."""
     rows = []
+
+    def ratio_row(label, obj, peer, key, need, a, b):
+        br = bracketed(brackets, obj, peer)
+        plain = a / b if b else 0.0
+        if br:
+            return (label, f"{br[key]:.2f}× bracketed ({br['n']} rounds); medians {plain:.2f}×",
+                    verdict(br[key] >= need))
+        return (label, f"{plain:.2f}×", verdict(plain >= need))
+
     p = sums.get("1k", {}).get("portico")
     if p:
         h = sums["1k"].get("haproxy")
-        rows.append(("1 KiB: req per proxy CPU-s ≥ 1.2× HAProxy",
-                     f"{compare.ratio(p['req_per_cpu_s'], h['req_per_cpu_s'])}" if h else "n/a",
-                     verdict(p["req_per_cpu_s"] >= 1.2 * h["req_per_cpu_s"]) if h else "n/a"))
+        rows.append(ratio_row("1 KiB: req per proxy CPU-s ≥ 1.2× HAProxy", "1k", "haproxy", "eff",
+                              1.2, p["req_per_cpu_s"], h["req_per_cpu_s"]) if h else
+                    ("1 KiB: req per proxy CPU-s ≥ 1.2× HAProxy", "n/a", "n/a"))
         f = sums["1k"].get("h2o")
-        rows.append(("1 KiB: req/s ≥ h2o file serving",
-                     f"{compare.ratio(p['rps'], f['rps'])}" if f else "n/a",
-                     verdict(p["rps"] >= f["rps"]) if f else "n/a"))
+        rows.append(ratio_row("1 KiB: req/s ≥ h2o file serving", "1k", "h2o", "rps", 1.0,
+                              p["rps"], f["rps"]) if f else
+                    ("1 KiB: req/s ≥ h2o file serving", "n/a", "n/a"))
         for peer in ("haproxy", "h2o"):
             q = sums["1k"].get(peer)
-            if q:
-                rows.append((f"1 KiB: p99 no worse than {peer}",
-                             f"{compare.fmt_ms(p['p99'])} vs {compare.fmt_ms(q['p99'])}",
-                             verdict(p["p99"] <= q["p99"])))
+            if not q:
+                continue
+            br = bracketed(brackets, "1k", peer)
+            shown = f"{compare.fmt_ms(p['p99'])} vs {compare.fmt_ms(q['p99'])}"
+            if br:
+                shown = f"{br['p99']:.2f}× of its p99, bracketed; medians " + shown
+            rows.append((f"1 KiB: p99 no worse than {peer}", shown,
+                         verdict(br["p99"] <= 1.0 if br else p["p99"] <= q["p99"])))
     for obj in ("100k", "1m"):
         p = sums.get(obj, {}).get("portico")
         if not p:
             continue
-        b, who = best({n: {"mb": mbps(s, obj)} for n, s in sums[obj].items()},
-                      [n for n in CACHING if n != "portico"], "mb")
-        rows.append((f"{LABEL[obj]}: MB/s ≥ 1.0× best caching peer ({who or 'none'})",
-                     compare.ratio(mbps(p, obj), b) if b else "n/a",
-                     verdict(mbps(p, obj) >= b) if b else "n/a"))
+        peers = [n for n in CACHING if n != "portico" and n in sums[obj]]
+        b, who = best({n: {"mb": mbps(sums[obj][n], obj)} for n in peers}, peers, "mb")
+        label = f"{LABEL[obj]}: MB/s ≥ 1.0× best caching peer"
+        brs = {n: bracketed(brackets, obj, n) for n in peers}
+        if peers and all(brs.values()):
+            # Against every caching peer, each in its own bracket: the lowest ratio decides.
+            low = min(peers, key=lambda n: brs[n]["rps"])
+            rows.append((f"{label} (lowest bracketed: {low})",
+                         f"{brs[low]['rps']:.2f}× bracketed; medians "
+                         f"{compare.ratio(mbps(p, obj), b)} of {who}",
+                         verdict(brs[low]["rps"] >= 1.0)))
+        else:
+            rows.append((f"{label} ({who or 'none'})",
+                         compare.ratio(mbps(p, obj), b) if b else "n/a",
+                         verdict(mbps(p, obj) >= b) if b else "n/a"))
     c = coll.get("portico")
     if c:
         worst_fetch = max(r["fetches"] for r in c)
@@ -436,7 +480,9 @@ def report(servers, args, coll):
     pin = (f"proxy on CPU {args.proxy_cpu}; wrk, origin and driver on CPU {args.load_cpu}"
            if args.pin else "unpinned")
     L.append(f"- load: `wrk -t1 -c{compare.WRK_CONNECTIONS} -d{args.duration}s --latency` per "
-             f"object, {args.rounds} interleaved round(s), cache filled and checked before, "
+             f"object, {args.rounds} interleaved round(s)"
+             + (", Portico before the first peer and after every peer (bracketed)"
+                if args.bracket else "") + ", cache filled and checked before, "
              f"1 s warm-up before each run; {pin}; a run with other load above "
              f"{args.noisy:.0f}% repeated up to {args.retries} time(s), least disturbed kept")
     L.append("- origin: bench/cache_origin.py (Python, loopback), `Cache-Control: max-age=3600`; "
@@ -502,7 +548,24 @@ def report(servers, args, coll):
             L.append("Failed or short collapsing responses (first 3 per batch): "
                      + "; ".join(bad) + ".")
             L.append("")
-    rows = targets(sums, coll)
+    brackets = next((srv.brackets for srv in servers if srv.name == "portico"), {})
+    if any(brackets.values()):
+        L.append("## Bracketed ratios (Portico ÷ peer)")
+        L.append("")
+        L.append("Each peer run sits between two Portico runs of the same object; per round, the "
+                 "mean of those two over the peer's run; the median over rounds. p99: Portico's "
+                 "over the peer's (≤ 1.00× is no worse).")
+        L.append("")
+        L.append("| object | peer | req/s (= MB/s) | req per CPU-s | p99 | rounds |")
+        L.append("|---|---|---:|---:|---:|---:|")
+        for obj in args.objects:
+            for srv in servers:
+                br = bracketed(brackets, obj, srv.name)
+                if br:
+                    L.append(f"| {LABEL[obj]} | {srv.name} | {br['rps']:.2f}× | {br['eff']:.2f}× "
+                             f"| {br['p99']:.2f}× | {br['n']} |")
+        L.append("")
+    rows = targets(sums, coll, brackets)
     if rows:
         L.append("## Issue #3 targets (Portico)")
         L.append("")
@@ -525,10 +588,13 @@ def report(servers, args, coll):
         for obj in args.objects:
             runs = srv.obj_runs.get(obj)
             if runs:
+                # Bracketed, Portico has several runs per round: one cell each round, " / ".
+                k = max(1, len(runs) // args.rounds)
+                cell = lambda r: (f"{r['rps']:,.0f} ({r['other_pct']:.0f}%, {r['tries']}x, "
+                                  f"{r['origin_fetches']} fetches)")
                 L.append(f"| {srv.name} | {LABEL[obj]} | " + " | ".join(
-                    f"{r['rps']:,.0f} ({r['other_pct']:.0f}%, {r['tries']}x, "
-                    f"{r['origin_fetches']} fetches)"
-                    for r in runs) + " |")
+                    " / ".join(cell(r) for r in runs[i:i + k])
+                    for i in range(0, len(runs), k)) + " |")
     L.append("")
     L.append("</details>")
     L.append("")
@@ -576,6 +642,9 @@ def parse_args():
     own.add_argument("--noisy", type=float, default=10.0, metavar="PCT",
                      help="a run during which other jobs used more than PCT%% of the benchmark "
                           "CPUs is repeated (default 10)")
+    own.add_argument("--no-bracket", action="store_true",
+                     help="run Portico once per object and round, not before and after every "
+                          "peer (bracketing is the default; see bench/README.md)")
     own.add_argument("--retries", type=int, default=2, metavar="N",
                      help="repeat a noisy run at most N times, keep the least noisy (default 2; "
                           "0 = never)")
@@ -588,6 +657,7 @@ def parse_args():
     if not args.objects or any(o not in OBJECTS for o in args.objects):
         own.error(f"--objects: choose from {', '.join(OBJECTS)}")
     args.no_collapse, args.noisy, args.retries = mine.no_collapse, mine.noisy, mine.retries
+    args.bracket = not mine.no_bracket
     args.portico_bin = os.path.abspath(args.portico_bin)  # servers start in their own dirs
     if not any(a == "--out" or a.startswith("--out=") for a in rest):
         stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -640,7 +710,7 @@ def run(args, tmp, procs):
 
     servers = [compare.Server(n) for n in args.servers]
     for srv in servers:
-        srv.obj_runs, srv.said, srv.check_notes = {}, {}, []
+        srv.obj_runs, srv.said, srv.check_notes, srv.brackets = {}, {}, [], {}
         with hooked(server_argv=server_argv):
             compare.start_server(srv, tmp, taken, origin.port, args, procs)
     live = [s for s in servers if not s.skip]
@@ -649,7 +719,15 @@ def run(args, tmp, procs):
         order = live[rnd % len(live):] + live[:rnd % len(live)] if live else []
         # Object-major: every server's run of one object back to back, so the runs a ratio
         # compares are seconds apart, not minutes (this VM's speed drifts by 10-20% over minutes).
+        # Bracketed (the default): Portico runs before the first peer and after every peer, so
+        # each peer run sits between two Portico runs seconds away, and a ratio compares it with
+        # their mean; a drift that is linear over those seconds cancels out.
+        portico = next((s for s in order if s.name == "portico"), None)
+        if args.bracket and portico:
+            peers = [s for s in order if s is not portico]
+            order = [portico] + [x for peer in peers for x in (peer, portico)]
         for obj in args.objects:
+            last_p, pending = None, None  # this object's last Portico run in this round
             for srv in order:
                 if srv.skip:
                     continue
@@ -666,6 +744,13 @@ def run(args, tmp, procs):
                     log(f"cache_compare: {srv.name} {srv.skip}")
                     continue
                 srv.obj_runs.setdefault(obj, []).append(res)
+                if srv is portico:
+                    if pending:  # (peer, its run, the Portico run before it)
+                        portico.brackets.setdefault(obj, {}).setdefault(
+                            pending[0].name, []).append((pending[2], pending[1], res))
+                    last_p, pending = res, None
+                elif args.bracket and last_p:
+                    pending = (srv, res, last_p)
                 log(f"cache_compare: round {rnd + 1}/{args.rounds} {srv.name:8s} {obj:>4s} "
                     f"{res['rps']:10,.0f} req/s {res['rps'] * OBJECTS[obj] / 1e6:9,.1f} MB/s  "
                     f"p99 {compare.fmt_ms(res['p99_ms'])}  cpu {res['cpu_s']:.2f} s  "
