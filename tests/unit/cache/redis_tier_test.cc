@@ -132,6 +132,17 @@ struct Edge {
   size_t applied_entries = 0;  // log entries on_applied reported
 };
 
+// A redis-server and two edges ("a" and "b") on one loop, both ready.
+struct Fleet {
+  Fleet() : a(loop, server.port(), "a"), b(loop, server.port(), "b") {
+    REQUIRE(run_until(loop, [&] { return a.ready() && b.ready(); }));
+  }
+  RedisServer server;
+  core::Loop loop;
+  Edge a;
+  Edge b;
+};
+
 std::string big_body(size_t n) {
   std::string s(n, '\0');
   for (size_t i = 0; i < n; ++i) s[i] = static_cast<char>('a' + (i * 7 + i / 1000) % 26);
@@ -142,20 +153,16 @@ std::string big_body(size_t n) {
 
 TEST_CASE("redis tier: an object filled on one edge is a hit on another", "[cache][redis]") {
   PORTICO_SKIP_WITHOUT_REDIS();
-  RedisServer server;
-  core::Loop loop;
-  Edge a(loop, server.port(), "a");
-  Edge b(loop, server.port(), "b");
-  REQUIRE(run_until(loop, [&] { return a.ready() && b.ready(); }));
+  Fleet f;
 
-  std::optional<RedisTier::Found> miss = b.lookup(loop, "K1", "/x");
+  std::optional<RedisTier::Found> miss = f.b.lookup(f.loop, "K1", "/x");
   REQUIRE(miss);
   CHECK(miss->kind == RedisTier::Found::Kind::Miss);
 
-  ObjectRef o = a.fill("K1", "/x", "hello redis");
-  a.tier->store(o, a.log.stamp("web"), false);
-  REQUIRE(run_until(loop, [&] { return a.stats.writes.load() == 1; }));
-  std::optional<RedisTier::Found> hit = b.lookup(loop, "K1", "/x");
+  ObjectRef o = f.a.fill("K1", "/x", "hello redis");
+  f.a.tier->store(o, f.a.log.stamp("web"), false);
+  REQUIRE(run_until(f.loop, [&] { return f.a.stats.writes.load() == 1; }));
+  std::optional<RedisTier::Found> hit = f.b.lookup(f.loop, "K1", "/x");
   REQUIRE(hit);
   REQUIRE(hit->kind == RedisTier::Found::Kind::Hit);
   const RedisEntry& e = hit->entry;
@@ -165,57 +172,53 @@ TEST_CASE("redis tier: an object filled on one edge is a hit on another", "[cach
   CHECK(e.timing.response_time_ms == o->timing().response_time_ms);
   CHECK(e.timing.ttl == 60);
   // Redis expires the entry with the object: about 58 s left.
-  int64_t pttl = std::stoll(server.cli("PTTL " + redis_manifest_key("t:", "K1")));
+  int64_t pttl = std::stoll(f.server.cli("PTTL " + redis_manifest_key("t:", "K1")));
   CHECK(pttl > 50'000);
   CHECK(pttl <= 58'000);
-  CHECK(b.stats.hits.load() == 1);
-  CHECK(b.stats.misses.load() == 1);
+  CHECK(f.b.stats.hits.load() == 1);
+  CHECK(f.b.stats.misses.load() == 1);
 
   // Another key whose name hashes alike would be rejected: the manifest holds the full key.
-  server.cli("COPY " + redis_manifest_key("t:", "K1") + " " + redis_manifest_key("t:", "K2"));
-  std::optional<RedisTier::Found> other = b.lookup(loop, "K2", "/x");
+  f.server.cli("COPY " + redis_manifest_key("t:", "K1") + " " + redis_manifest_key("t:", "K2"));
+  std::optional<RedisTier::Found> other = f.b.lookup(f.loop, "K2", "/x");
   REQUIRE(other);
   CHECK(other->kind == RedisTier::Found::Kind::Miss);
-  CHECK(b.stats.bad_entries.load() == 1);
+  CHECK(f.b.stats.bad_entries.load() == 1);
 
   // Expired objects are not written.
-  ObjectRef old = a.fill("K3", "/old", "old", 1);
-  a.tier->store(old, a.log.stamp("web"), false);
-  CHECK(a.stats.write_skipped.load() == 1);
+  ObjectRef old = f.a.fill("K3", "/old", "old", 1);
+  f.a.tier->store(old, f.a.log.stamp("web"), false);
+  CHECK(f.a.stats.write_skipped.load() == 1);
 }
 
 TEST_CASE("redis tier: chunked bodies stream in; a partial write is never visible",
           "[cache][redis]") {
   PORTICO_SKIP_WITHOUT_REDIS();
-  RedisServer server;
-  core::Loop loop;
-  Edge a(loop, server.port(), "a");
-  Edge b(loop, server.port(), "b");
-  REQUIRE(run_until(loop, [&] { return a.ready() && b.ready(); }));
+  Fleet f;
 
   std::string body = big_body(9 * kRedisChunkBytes + 12345);  // 10 chunks
-  ObjectRef o = a.fill("BIG", "/big", body);
-  a.tier->store(o, a.log.stamp("web"), false);
+  ObjectRef o = f.a.fill("BIG", "/big", body);
+  f.a.tier->store(o, f.a.log.stamp("web"), false);
   // The chunks are on their way; the manifest goes last, so the object is not visible yet.
-  std::optional<RedisTier::Found> early = b.lookup(loop, "BIG", "/big");
+  std::optional<RedisTier::Found> early = f.b.lookup(f.loop, "BIG", "/big");
   REQUIRE(early);
   CHECK(early->kind == RedisTier::Found::Kind::Miss);
-  REQUIRE(run_until(loop, [&] { return a.stats.writes.load() == 1; }));
+  REQUIRE(run_until(f.loop, [&] { return f.a.stats.writes.load() == 1; }));
 
-  std::optional<RedisTier::Found> hit = b.lookup(loop, "BIG", "/big");
+  std::optional<RedisTier::Found> hit = f.b.lookup(f.loop, "BIG", "/big");
   REQUIRE(hit);
   REQUIRE(hit->kind == RedisTier::Found::Kind::Hit);
   CHECK(hit->entry.chunks == 10);
   CHECK(hit->entry.body_length == body.size());
 
-  MemoryStore::Lookup l = b.store.lookup(
+  MemoryStore::Lookup l = f.b.store.lookup(
       "BIG", [](const Object&) { return false; }, true, "web", "/big");
   REQUIRE(l.object);
   BodyRef bb(Body::create(static_cast<int64_t>(body.size())));
   core::ResponseHead head = hit->entry.head;
   l.object->set_ready(std::move(head), hit->entry.timing, hit->entry.vary_key, bb);
-  b.tier->stream_body(hit->entry, l.object, bb);
-  REQUIRE(run_until(loop, [&] { return bb->state() != Body::State::Filling; }));
+  f.b.tier->stream_body(hit->entry, l.object, bb);
+  REQUIRE(run_until(f.loop, [&] { return bb->state() != Body::State::Filling; }));
   CHECK(bb->state() == Body::State::Complete);
   std::string got;
   for (uint64_t at = 0; at < bb->available();) {
@@ -225,107 +228,99 @@ TEST_CASE("redis tier: chunked bodies stream in; a partial write is never visibl
   }
   CHECK(got == body);
   // The streamed object is now a local hit.
-  MemoryStore::Lookup again = b.store.lookup(
+  MemoryStore::Lookup again = f.b.store.lookup(
       "BIG", [](const Object&) { return true; }, false, "web", "/big");
   CHECK(again.found == MemoryStore::Found::Stored);
 
   // A chunk gone missing (evicted) cuts the readers off instead of serving a hole.
-  server.cli("DEL " + redis_chunk_key(redis_manifest_key("t:", "BIG"), hit->entry.write_id, 3));
-  MemoryStore::Lookup l2 = b.store.lookup(
+  f.server.cli("DEL " + redis_chunk_key(redis_manifest_key("t:", "BIG"), hit->entry.write_id, 3));
+  MemoryStore::Lookup l2 = f.b.store.lookup(
       "BIG2", [](const Object&) { return false; }, true, "web", "/big");
   BodyRef bb2(Body::create(static_cast<int64_t>(body.size())));
   core::ResponseHead head2 = hit->entry.head;
   l2.object->set_ready(std::move(head2), hit->entry.timing, "", bb2);
-  b.tier->stream_body(hit->entry, l2.object, bb2);
-  REQUIRE(run_until(loop, [&] { return bb2->state() != Body::State::Filling; }));
+  f.b.tier->stream_body(hit->entry, l2.object, bb2);
+  REQUIRE(run_until(f.loop, [&] { return bb2->state() != Body::State::Filling; }));
   CHECK(bb2->state() == Body::State::Aborted);
-  CHECK(b.stats.body_aborts.load() == 1);
+  CHECK(f.b.stats.body_aborts.load() == 1);
 }
 
 TEST_CASE("redis tier: an invalidation on one edge hides the entry on the other",
           "[cache][redis]") {
   PORTICO_SKIP_WITHOUT_REDIS();
-  RedisServer server;
-  core::Loop loop;
-  Edge a(loop, server.port(), "a");
-  Edge b(loop, server.port(), "b");
-  REQUIRE(run_until(loop, [&] { return a.ready() && b.ready(); }));
+  Fleet f;
 
-  ObjectRef o = a.fill("K", "/img/logo.png", "v1");
-  a.tier->store(o, a.log.stamp("web"), false);
-  REQUIRE(run_until(loop, [&] { return a.stats.writes.load() == 1; }));
-  b.fill("K", "/img/logo.png", "v1");  // b holds it locally too
-  REQUIRE(b.lookup(loop, "K", "/img/logo.png")->kind == RedisTier::Found::Kind::Hit);
+  ObjectRef o = f.a.fill("K", "/img/logo.png", "v1");
+  f.a.tier->store(o, f.a.log.stamp("web"), false);
+  REQUIRE(run_until(f.loop, [&] { return f.a.stats.writes.load() == 1; }));
+  f.b.fill("K", "/img/logo.png", "v1");  // b holds it locally too
+  REQUIRE(f.b.lookup(f.loop, "K", "/img/logo.png")->kind == RedisTier::Found::Kind::Hit);
 
   std::optional<core::Result<uint64_t>> done;
-  a.feed->append("web", "I1", {"/img/*"}, [&](core::Result<uint64_t> r) { done = r; });
-  REQUIRE(run_until(loop, [&] { return done.has_value(); }));
+  f.a.feed->append("web", "I1", {"/img/*"}, [&](core::Result<uint64_t> r) { done = r; });
+  REQUIRE(run_until(f.loop, [&] { return done.has_value(); }));
   REQUIRE(done->ok());
   CHECK(done->value() == 1);
-  CHECK(a.log.generation("web") == 1);  // applied here before reporting
+  CHECK(f.a.log.generation("web") == 1);  // applied here before reporting
   // b hears of it through pub/sub, sweeps its memory and hides the Redis entry.
   REQUIRE(run_until(
-      loop, [&] { return b.log.generation("web") == 1; }, 2s));
-  CHECK(b.store.stats().invalidated.load() == 1);
-  std::optional<RedisTier::Found> after = b.lookup(loop, "K", "/img/logo.png");
+      f.loop, [&] { return f.b.log.generation("web") == 1; }, 2s));
+  CHECK(f.b.store.stats().invalidated.load() == 1);
+  std::optional<RedisTier::Found> after = f.b.lookup(f.loop, "K", "/img/logo.png");
   REQUIRE(after);
   CHECK(after->kind == RedisTier::Found::Kind::Miss);
-  CHECK(b.stats.hidden.load() == 1);
+  CHECK(f.b.stats.hidden.load() == 1);
 
   // A third edge starting now reads the whole log before it serves anything from Redis.
-  ObjectRef stale = a.fill("K2", "/img/x.png", "v1");
+  ObjectRef stale = f.a.fill("K2", "/img/x.png", "v1");
   InvalidationLog::Stamp before;  // as if stamped by an edge that had not seen I1
   before.known = true;
-  before.epoch = a.log.epoch("web");
+  before.epoch = f.a.log.epoch("web");
   before.generation = 0;
-  a.tier->store(stale, before, false);
-  REQUIRE(run_until(loop, [&] { return a.stats.writes.load() == 2; }));
-  Edge c(loop, server.port(), "c");
-  CHECK(c.lookup(loop, "K2", "/img/x.png") == std::nullopt);  // log not synced yet: not asked
-  REQUIRE(run_until(loop, [&] { return c.ready(); }));
+  f.a.tier->store(stale, before, false);
+  REQUIRE(run_until(f.loop, [&] { return f.a.stats.writes.load() == 2; }));
+  Edge c(f.loop, f.server.port(), "c");
+  CHECK(c.lookup(f.loop, "K2", "/img/x.png") == std::nullopt);  // log not synced yet: not asked
+  REQUIRE(run_until(f.loop, [&] { return c.ready(); }));
   CHECK(c.log.generation("web") == 1);
-  CHECK(c.lookup(loop, "K2", "/img/x.png")->kind == RedisTier::Found::Kind::Miss);
+  CHECK(c.lookup(f.loop, "K2", "/img/x.png")->kind == RedisTier::Found::Kind::Miss);
 }
 
 TEST_CASE("redis tier: an append retried after a timeout is in the log once", "[cache][redis]") {
   PORTICO_SKIP_WITHOUT_REDIS();
-  RedisServer server;
-  core::Loop loop;
-  Edge a(loop, server.port(), "a");
-  Edge b(loop, server.port(), "b");
-  REQUIRE(run_until(loop, [&] { return a.ready() && b.ready(); }));
+  Fleet f;
   const std::string meta = redis_log_meta_key("t:", "web");
 
   // Redis stalls past the client's timeout with the append in its socket: the edge sees a
   // failure, and Redis runs the script once it is back.
-  server.pause();
+  f.server.pause();
   std::optional<core::Result<uint64_t>> first;
-  a.feed->append("web", "I1", {"/img/*"}, [&](core::Result<uint64_t> r) { first = r; });
+  f.a.feed->append("web", "I1", {"/img/*"}, [&](core::Result<uint64_t> r) { first = r; });
   REQUIRE(run_until(
-      loop, [&] { return first.has_value(); }, 5s));
+      f.loop, [&] { return first.has_value(); }, 5s));
   CHECK_FALSE(first->ok());
-  server.resume();
-  REQUIRE(run_until(loop, [&] { return server.cli("HGET " + meta + " gen") == "1"; }));
+  f.server.resume();
+  REQUIRE(run_until(f.loop, [&] { return f.server.cli("HGET " + meta + " gen") == "1"; }));
 
   // The edge's retry of the same invalidation finds it there and gets its generation.
-  REQUIRE(run_until(loop, [&] { return a.ready() && b.ready(); }));
+  REQUIRE(run_until(f.loop, [&] { return f.a.ready() && f.b.ready(); }));
   std::optional<core::Result<uint64_t>> retry;
-  a.feed->append("web", "I1", {"/img/*"}, [&](core::Result<uint64_t> r) { retry = r; });
-  REQUIRE(run_until(loop, [&] { return retry.has_value(); }));
+  f.a.feed->append("web", "I1", {"/img/*"}, [&](core::Result<uint64_t> r) { retry = r; });
+  REQUIRE(run_until(f.loop, [&] { return retry.has_value(); }));
   REQUIRE(retry->ok());
   CHECK(retry->value() == 1);
-  CHECK(server.cli("HGET " + meta + " gen") == "1");
-  CHECK(server.cli("ZCARD " + redis_log_key("t:", "web")) == "1");
+  CHECK(f.server.cli("HGET " + meta + " gen") == "1");
+  CHECK(f.server.cli("ZCARD " + redis_log_key("t:", "web")) == "1");
 
   // The next invalidation is generation 2; b applied I1 once (at 1), never again.
   std::optional<core::Result<uint64_t>> next;
-  a.feed->append("web", "I2", {"/css/*"}, [&](core::Result<uint64_t> r) { next = r; });
-  REQUIRE(run_until(loop, [&] { return next.has_value(); }));
+  f.a.feed->append("web", "I2", {"/css/*"}, [&](core::Result<uint64_t> r) { next = r; });
+  REQUIRE(run_until(f.loop, [&] { return next.has_value(); }));
   REQUIRE(next->ok());
   CHECK(next->value() == 2);
   REQUIRE(run_until(
-      loop, [&] { return b.log.generation("web") == 2; }, 2s));
-  CHECK(b.applied_entries == 2);
+      f.loop, [&] { return f.b.log.generation("web") == 2; }, 2s));
+  CHECK(f.b.applied_entries == 2);
 }
 
 TEST_CASE("redis tier: the fleet lock makes one filler; waiters get its object", "[cache][redis]") {
@@ -400,31 +395,27 @@ TEST_CASE("redis tier: a dead lock holder's lock expires and another edge fills"
 
 TEST_CASE("redis tier: Vary variants of one key live side by side", "[cache][redis]") {
   PORTICO_SKIP_WITHOUT_REDIS();
-  RedisServer server;
-  core::Loop loop;
-  Edge a(loop, server.port(), "a");
-  Edge b(loop, server.port(), "b");
-  REQUIRE(run_until(loop, [&] { return a.ready() && b.ready(); }));
+  Fleet f;
   auto hit_body = [&](const std::string& lang) -> std::string {
-    std::optional<RedisTier::Found> f = b.lookup(loop, "V", "/v", Edge::lang_request(lang));
-    REQUIRE(f);
-    if (f->kind != RedisTier::Found::Kind::Hit) return "<miss>";
-    return f->entry.inline_body;
+    std::optional<RedisTier::Found> found = f.b.lookup(f.loop, "V", "/v", Edge::lang_request(lang));
+    REQUIRE(found);
+    if (found->kind != RedisTier::Found::Kind::Hit) return "<miss>";
+    return found->entry.inline_body;
   };
 
-  a.tier->store(a.fill_variant("V", "/v", "hello", "en"), a.log.stamp("web"), false);
-  a.tier->store(a.fill_variant("V", "/v", "bonjour", "fr"), a.log.stamp("web"), false);
-  a.tier->store(a.fill_variant("V", "/v", "no language", ""), a.log.stamp("web"), false);
-  REQUIRE(run_until(loop, [&] { return a.stats.writes.load() == 3; }));
+  f.a.tier->store(f.a.fill_variant("V", "/v", "hello", "en"), f.a.log.stamp("web"), false);
+  f.a.tier->store(f.a.fill_variant("V", "/v", "bonjour", "fr"), f.a.log.stamp("web"), false);
+  f.a.tier->store(f.a.fill_variant("V", "/v", "no language", ""), f.a.log.stamp("web"), false);
+  REQUIRE(run_until(f.loop, [&] { return f.a.stats.writes.load() == 3; }));
 
   CHECK(hit_body("en") == "hello");
-  CHECK(b.stats.vary_rereads.load() == 1);  // the index first, then the variant
+  CHECK(f.b.stats.vary_rereads.load() == 1);  // the index first, then the variant
   CHECK(hit_body("fr") == "bonjour");
   CHECK(hit_body("") == "no language");
-  CHECK(b.stats.vary_rereads.load() == 1);  // the index's names known: one round trip each
+  CHECK(f.b.stats.vary_rereads.load() == 1);  // the index's names known: one round trip each
   CHECK(hit_body("de") == "<miss>");
-  CHECK(b.stats.hits.load() == 3);
-  std::optional<RedisTier::Found> en = b.lookup(loop, "V", "/v", Edge::lang_request("en"));
+  CHECK(f.b.stats.hits.load() == 3);
+  std::optional<RedisTier::Found> en = f.b.lookup(f.loop, "V", "/v", Edge::lang_request("en"));
   REQUIRE(en->kind == RedisTier::Found::Kind::Hit);
   CHECK(en->entry.head.headers.get_or("vary") == "X-Lang");
   std::string want;
@@ -435,10 +426,10 @@ TEST_CASE("redis tier: Vary variants of one key live side by side", "[cache][red
   std::string manifest = redis_manifest_key("t:", "V");
   std::string de_key;
   vary_key(en->entry.head.headers, Edge::lang_request("de"), std::nullopt, de_key);
-  a.tier->store(a.fill_variant("V", "/v", "hallo", "de", 600), a.log.stamp("web"), false);
-  REQUIRE(run_until(loop, [&] { return a.stats.writes.load() == 4; }));
-  int64_t index_ttl = std::stoll(server.cli("PTTL " + manifest));
-  int64_t de_ttl = std::stoll(server.cli("PTTL " + redis_variant_key(manifest, de_key)));
+  f.a.tier->store(f.a.fill_variant("V", "/v", "hallo", "de", 600), f.a.log.stamp("web"), false);
+  REQUIRE(run_until(f.loop, [&] { return f.a.stats.writes.load() == 4; }));
+  int64_t index_ttl = std::stoll(f.server.cli("PTTL " + manifest));
+  int64_t de_ttl = std::stoll(f.server.cli("PTTL " + redis_variant_key(manifest, de_key)));
   CHECK(index_ttl > 590'000);
   CHECK(de_ttl > 590'000);
   CHECK(index_ttl >= de_ttl - 1000);
@@ -446,26 +437,26 @@ TEST_CASE("redis tier: Vary variants of one key live side by side", "[cache][red
 
   // One invalidation of the path hides every variant.
   std::optional<core::Result<uint64_t>> done;
-  a.feed->append("web", "I1", {"/v"}, [&](core::Result<uint64_t> r) { done = r; });
+  f.a.feed->append("web", "I1", {"/v"}, [&](core::Result<uint64_t> r) { done = r; });
   REQUIRE(run_until(
-      loop, [&] { return done.has_value() && b.log.generation("web") == 1; }, 2s));
+      f.loop, [&] { return done.has_value() && f.b.log.generation("web") == 1; }, 2s));
   CHECK(hit_body("en") == "<miss>");
   CHECK(hit_body("fr") == "<miss>");
   CHECK(hit_body("de") == "<miss>");
-  CHECK(b.stats.hidden.load() == 3);
+  CHECK(f.b.stats.hidden.load() == 3);
 
   // Filled again, then removed (an unsafe method on the URL): every variant goes, and a new
   // write does not bring the others back.
-  a.tier->store(a.fill_variant("V", "/v", "hello 2", "en"), a.log.stamp("web"), false);
-  a.tier->store(a.fill_variant("V", "/v", "bonjour 2", "fr"), a.log.stamp("web"), false);
-  REQUIRE(run_until(loop, [&] { return a.stats.writes.load() == 6; }));
+  f.a.tier->store(f.a.fill_variant("V", "/v", "hello 2", "en"), f.a.log.stamp("web"), false);
+  f.a.tier->store(f.a.fill_variant("V", "/v", "bonjour 2", "fr"), f.a.log.stamp("web"), false);
+  REQUIRE(run_until(f.loop, [&] { return f.a.stats.writes.load() == 6; }));
   CHECK(hit_body("en") == "hello 2");
   CHECK(hit_body("fr") == "bonjour 2");
-  a.tier->remove("V");
-  REQUIRE(run_until(loop, [&] { return server.cli("EXISTS " + manifest) == "0"; }));
+  f.a.tier->remove("V");
+  REQUIRE(run_until(f.loop, [&] { return f.server.cli("EXISTS " + manifest) == "0"; }));
   CHECK(hit_body("en") == "<miss>");
-  a.tier->store(a.fill_variant("V", "/v", "bonjour 3", "fr"), a.log.stamp("web"), false);
-  REQUIRE(run_until(loop, [&] { return a.stats.writes.load() == 7; }));
+  f.a.tier->store(f.a.fill_variant("V", "/v", "bonjour 3", "fr"), f.a.log.stamp("web"), false);
+  REQUIRE(run_until(f.loop, [&] { return f.a.stats.writes.load() == 7; }));
   CHECK(hit_body("fr") == "bonjour 3");
   CHECK(hit_body("en") == "<miss>");  // written under the removed index: retired
 }
