@@ -383,23 +383,10 @@ def verdict(ok):
     return "**met**" if ok else "**not met**"
 
 
-def per_cpu_s(r):
-    return r["requests"] / r["cpu_s"] if r["cpu_s"] else 0.0
-
-
 def bracketed(brackets, obj, peer):
-    """Portico ÷ `peer` on `obj` from bracketed runs: per round, the mean of the Portico runs
-    just before and just after the peer's run over the peer's; the median over rounds. Keys:
-    rps (= MB/s), eff (req per CPU-s), p99 (Portico's p99 ÷ the peer's: ≤ 1 is no worse)."""
-    trios = brackets.get(obj, {}).get(peer)
-    if not trios:
-        return None
-    mean = lambda a, b, f: (f(a) + f(b)) / 2.0
-    pick = {"rps": lambda r: r["rps"], "eff": per_cpu_s, "p99": lambda r: r["p99_ms"]}
-    out = {k: statistics.median(mean(before, after, f) / f(run) if f(run) else 0.0
-                                for before, run, after in trios) for k, f in pick.items()}
-    out["n"] = len(trios)
-    return out
+    """compare.Brackets.ratios for `obj` (brackets: object -> compare.Brackets), or None."""
+    b = brackets.get(obj)
+    return b.ratios(peer) if b else None
 
 
 def targets(sums, coll, brackets):
@@ -470,7 +457,7 @@ def targets(sums, coll, brackets):
     return rows
 
 
-def report(servers, args, coll):
+def report(servers, args, coll, brackets):
     L = []
     now = datetime.datetime.now().strftime("%Y-%m-%d %H:%M:%S")
     L.append(f"# Cache hits: Portico vs caching proxies, {now}")
@@ -548,8 +535,7 @@ def report(servers, args, coll):
             L.append("Failed or short collapsing responses (first 3 per batch): "
                      + "; ".join(bad) + ".")
             L.append("")
-    brackets = next((srv.brackets for srv in servers if srv.name == "portico"), {})
-    if any(brackets.values()):
+    if any(b.trios for b in brackets.values()):
         L.append("## Bracketed ratios (Portico ÷ peer)")
         L.append("")
         L.append("Each peer run sits between two Portico runs of the same object; per round, the "
@@ -635,16 +621,13 @@ def parse_args():
                f"(from {','.join(ALL_SERVERS)}; default all), --portico-bin PATH (default "
                "$PORTICO_BIN, else build/release/portico), --out FILE (default "
                "bench/results/cache-compare-<date>-<time>.md), --quiet-wait S (30), "
-               "--proxy-cpu N (0), --load-cpu N (1), --no-pin.")
+               "--proxy-cpu N (0), --load-cpu N (1), --no-pin, --no-bracket.")
     own.add_argument("--objects", default=",".join(OBJECTS),
                      help="comma list from 1k,100k,1m (default all)")
     own.add_argument("--no-collapse", action="store_true", help="skip the collapsing test")
     own.add_argument("--noisy", type=float, default=10.0, metavar="PCT",
                      help="a run during which other jobs used more than PCT%% of the benchmark "
                           "CPUs is repeated (default 10)")
-    own.add_argument("--no-bracket", action="store_true",
-                     help="run Portico once per object and round, not before and after every "
-                          "peer (bracketing is the default; see bench/README.md)")
     own.add_argument("--retries", type=int, default=2, metavar="N",
                      help="repeat a noisy run at most N times, keep the least noisy (default 2; "
                           "0 = never)")
@@ -657,7 +640,6 @@ def parse_args():
     if not args.objects or any(o not in OBJECTS for o in args.objects):
         own.error(f"--objects: choose from {', '.join(OBJECTS)}")
     args.no_collapse, args.noisy, args.retries = mine.no_collapse, mine.noisy, mine.retries
-    args.bracket = not mine.no_bracket
     args.portico_bin = os.path.abspath(args.portico_bin)  # servers start in their own dirs
     if not any(a == "--out" or a.startswith("--out=") for a in rest):
         stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -710,11 +692,12 @@ def run(args, tmp, procs):
 
     servers = [compare.Server(n) for n in args.servers]
     for srv in servers:
-        srv.obj_runs, srv.said, srv.check_notes, srv.brackets = {}, {}, [], {}
+        srv.obj_runs, srv.said, srv.check_notes = {}, {}, []
         with hooked(server_argv=server_argv):
             compare.start_server(srv, tmp, taken, origin.port, args, procs)
     live = [s for s in servers if not s.skip]
 
+    brackets = {}  # object -> compare.Brackets
     for rnd in range(args.rounds):
         order = live[rnd % len(live):] + live[:rnd % len(live)] if live else []
         # Object-major: every server's run of one object back to back, so the runs a ratio
@@ -722,12 +705,10 @@ def run(args, tmp, procs):
         # Bracketed (the default): Portico runs before the first peer and after every peer, so
         # each peer run sits between two Portico runs seconds away, and a ratio compares it with
         # their mean; a drift that is linear over those seconds cancels out.
-        portico = next((s for s in order if s.name == "portico"), None)
-        if args.bracket and portico:
-            peers = [s for s in order if s is not portico]
-            order = [portico] + [x for peer in peers for x in (peer, portico)]
+        if args.bracket:
+            order = compare.bracket_order(order)
         for obj in args.objects:
-            last_p, pending = None, None  # this object's last Portico run in this round
+            brackets.setdefault(obj, compare.Brackets()).restart()
             for srv in order:
                 if srv.skip:
                     continue
@@ -744,13 +725,7 @@ def run(args, tmp, procs):
                     log(f"cache_compare: {srv.name} {srv.skip}")
                     continue
                 srv.obj_runs.setdefault(obj, []).append(res)
-                if srv is portico:
-                    if pending:  # (peer, its run, the Portico run before it)
-                        portico.brackets.setdefault(obj, {}).setdefault(
-                            pending[0].name, []).append((pending[2], pending[1], res))
-                    last_p, pending = res, None
-                elif args.bracket and last_p:
-                    pending = (srv, res, last_p)
+                brackets[obj].record(srv.name, res)
                 log(f"cache_compare: round {rnd + 1}/{args.rounds} {srv.name:8s} {obj:>4s} "
                     f"{res['rps']:10,.0f} req/s {res['rps'] * OBJECTS[obj] / 1e6:9,.1f} MB/s  "
                     f"p99 {compare.fmt_ms(res['p99_ms'])}  cpu {res['cpu_s']:.2f} s  "
@@ -787,7 +762,7 @@ def run(args, tmp, procs):
                     + (f"{r['batch_s']:.3f} s" if r["batch_s"] is not None else "none")
                     + f"  ok {r['ok']}/{COLLAPSE_CLIENTS}")
 
-    text, rows, sums = report(servers, args, coll)
+    text, rows, sums = report(servers, args, coll, brackets)
     print(text)
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     compare.write(args.out, text + "\n")

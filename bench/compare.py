@@ -626,7 +626,55 @@ def summarize(srv):
     }
 
 
-def report(servers, args, stall_rows):
+# ---------------------------------------------------------------- bracketed runs
+
+
+def bracket_order(order):
+    """`order` with Portico run before the first peer and again after every peer: each peer run
+    then sits between two Portico runs seconds away (bench/README.md, "Bracketed ratios")."""
+    portico = next((s for s in order if s.name == "portico"), None)
+    if portico is None:
+        return order
+    peers = [s for s in order if s is not portico]
+    return [portico] + [x for peer in peers for x in (peer, portico)]
+
+
+class Brackets:
+    """Collects (Portico before, peer run, Portico after) trios as runs complete, in the order
+    bracket_order gives; restart() at the start of each group (round, or object and round)."""
+
+    def __init__(self):
+        self.trios = {}  # peer name -> [(before, run, after)]
+        self.restart()
+
+    def restart(self):
+        self.last, self.pending = None, None
+
+    def record(self, name, res):
+        if name == "portico":
+            if self.pending:
+                peer, run, before = self.pending
+                self.trios.setdefault(peer, []).append((before, run, res))
+            self.last, self.pending = res, None
+        elif self.last is not None:
+            self.pending = (name, res, self.last)
+
+    def ratios(self, peer):
+        """Portico ÷ `peer`: per trio, the mean of the two Portico runs over the peer's run; the
+        median over trios. rps, eff (req per CPU-s), p99 (Portico's p99 ÷ the peer's); None
+        without trios."""
+        trios = self.trios.get(peer)
+        if not trios:
+            return None
+        pick = {"rps": lambda r: r["rps"], "p99": lambda r: r["p99_ms"],
+                "eff": lambda r: r["requests"] / r["cpu_s"] if r["cpu_s"] else 0.0}
+        out = {k: statistics.median((f(b) + f(a)) / 2.0 / f(run) if f(run) else 0.0
+                                    for b, run, a in trios) for k, f in pick.items()}
+        out["n"] = len(trios)
+        return out
+
+
+def report(servers, args, stall_rows, brackets=None):
     lines = []
     now = datetime.datetime.now().strftime("%Y-%m-%d %H:%M:%S")
     load = not args.stall_only
@@ -638,8 +686,9 @@ def report(servers, args, stall_rows):
            else "unpinned")
     if load:
         lines.append(f"- load: `wrk -t1 -c{WRK_CONNECTIONS} -d{args.duration}s --latency` GET /1k "
-                     f"(1 KiB body), {args.rounds} interleaved round(s), 1 s warm-up before each "
-                     f"run; {pin}")
+                     f"(1 KiB body), {args.rounds} interleaved round(s)"
+                     + (", Portico before the first peer and after every peer (bracketed)"
+                        if args.bracket else "") + f", 1 s warm-up before each run; {pin}")
     lines.append("- origin: nginx, 1 worker, static files; every proxy keeps upstream "
                  "connections alive")
     lines.append("- versions: " + "; ".join(
@@ -669,6 +718,18 @@ def report(servers, args, stall_rows):
         else:
             lines.append("Ratios Portico ÷ peer: n/a (Portico was not measured).")
         lines.append("")
+        if brackets and brackets.trios:
+            lines.append("Bracketed (each peer run between two Portico runs; the mean of those "
+                         "two over the peer's run, median over rounds; p99 ≤ 1.00× is no worse):")
+            lines.append("")
+            lines.append("| Portico ÷ peer, bracketed | req/s | req per CPU-s | p99 | rounds |")
+            lines.append("|---|---:|---:|---:|---:|")
+            for peer in PEERS:
+                b = brackets.ratios(peer)
+                if b:
+                    lines.append(f"| {peer} | {b['rps']:.2f}× | {b['eff']:.2f}× | "
+                                 f"{b['p99']:.2f}× | {b['n']} |")
+            lines.append("")
         if sums:
             lines.append("Other load on the benchmark CPUs during the runs (median; anything but "
                          "proxy, origin and wrk): " + ", ".join(
@@ -688,9 +749,11 @@ def report(servers, args, stall_rows):
         lines.append("|---|" + "---:|" * args.rounds)
         for srv in servers:
             if srv.runs:
-                lines.append(f"| {srv.name} | " + " | ".join(f"{r['rps']:,.0f} ({r['other_pct']:.0f}%)"
-                                                     for r in srv.runs)
-                             + " |")
+                k = max(1, len(srv.runs) // args.rounds)  # bracketed: Portico's runs, " / "
+                lines.append(f"| {srv.name} | " + " | ".join(
+                    " / ".join(f"{r['rps']:,.0f} ({r['other_pct']:.0f}%)"
+                               for r in srv.runs[i:i + k])
+                    for i in range(0, len(srv.runs), k)) + " |")
         lines.append("")
         lines.append("</details>")
         lines.append("")
@@ -749,6 +812,9 @@ def parse_args():
     ap.add_argument("--load-cpu", type=int, default=1)
     ap.add_argument("--no-pin", dest="pin", action="store_false",
                     help="do not pin (for machines with one CPU)")
+    ap.add_argument("--no-bracket", dest="bracket", action="store_false",
+                    help="one Portico run per round, not one before the first peer and after "
+                         "every peer (bench/README.md)")
     ap.add_argument("--tmpdir", help="work dir (compare.sh passes its mktemp -d)")
     args = ap.parse_args()
     # Servers run with their own config dir as working directory: a relative path would break.
@@ -825,9 +891,13 @@ def run(args, tmp, procs):
     if not live:
         log("compare: no server could be started")
 
+    brackets = Brackets()
     if not args.stall_only:
         for rnd in range(args.rounds):
             order = live[rnd % len(live):] + live[:rnd % len(live)] if live else []
+            if args.bracket:
+                order = bracket_order(order)
+            brackets.restart()
             for srv in order:
                 if srv.skip:
                     continue
@@ -838,6 +908,7 @@ def run(args, tmp, procs):
                     log(f"compare: {srv.name} {srv.skip}")
                     continue
                 srv.runs.append(res)
+                brackets.record(srv.name, res)
                 log(f"compare: round {rnd + 1}/{args.rounds} {srv.name:8s} "
                     f"{res['rps']:10,.0f} req/s  p50 {fmt_ms(res['p50_ms'])}  "
                     f"p99 {fmt_ms(res['p99_ms'])}  cpu {res['cpu_s']:.2f} s  "
@@ -871,7 +942,7 @@ def run(args, tmp, procs):
                 except (RuntimeError, ValueError, subprocess.TimeoutExpired) as e:
                     log(f"compare: idle {srv.name}: {e}")
 
-    text = report(servers, args, stall_rows)
+    text = report(servers, args, stall_rows, brackets)
     print(text)
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     write(args.out, text + "\n")
