@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "core/json.h"
+
 namespace fs = std::filesystem;
 using portico::core::RequestHead;
 using portico::origin::canonical_headers;
@@ -106,12 +108,7 @@ class JsonParser {
   static void need(bool ok) {
     if (!ok) FAIL("malformed JSON in a test vector file");
   }
-  void ws() {
-    while (i_ < t_.size() &&
-           (t_[i_] == ' ' || t_[i_] == '\n' || t_[i_] == '\r' || t_[i_] == '\t')) {
-      ++i_;
-    }
-  }
+  void ws() { portico::core::skip_json_ws(t_, i_); }
   char peek() {
     ws();
     need(i_ < t_.size());
@@ -188,73 +185,12 @@ class JsonParser {
     need(!v.s.empty());
     return v;
   }
-  unsigned hex4() {
-    need(i_ + 4 <= t_.size());
-    unsigned cp = static_cast<unsigned>(std::stoul(t_.substr(i_, 4), nullptr, 16));
-    i_ += 4;
-    return cp;
-  }
-  static void utf8(std::string& out, unsigned cp) {
-    if (cp < 0x80) {
-      out += static_cast<char>(cp);
-    } else if (cp < 0x800) {
-      out += static_cast<char>(0xC0 | (cp >> 6));
-      out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else if (cp < 0x10000) {
-      out += static_cast<char>(0xE0 | (cp >> 12));
-      out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-      out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else {
-      out += static_cast<char>(0xF0 | (cp >> 18));
-      out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-      out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-      out += static_cast<char>(0x80 | (cp & 0x3F));
-    }
-  }
+  // String literals with every RFC 8259 escape: the reader the admin APIs use.
   std::string string() {
-    expect('"');
-    std::string out;
-    while (true) {
-      need(i_ < t_.size());
-      char c = t_[i_++];
-      if (c == '"') return out;
-      if (c != '\\') {
-        out += c;
-        continue;
-      }
-      char e = t_[i_++];
-      switch (e) {
-        case 'n':
-          out += '\n';
-          break;
-        case 't':
-          out += '\t';
-          break;
-        case 'r':
-          out += '\r';
-          break;
-        case 'b':
-          out += '\b';
-          break;
-        case 'f':
-          out += '\f';
-          break;
-        case 'u': {
-          unsigned cp = hex4();
-          if (cp >= 0xD800 && cp < 0xDC00) {
-            need(t_.compare(i_, 2, "\\u") == 0);
-            i_ += 2;
-            unsigned lo = hex4();
-            cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-          }
-          utf8(out, cp);
-          break;
-        }
-        default:
-          out += e;
-          break;
-      }
-    }
+    ws();
+    portico::core::Result<std::string> r = portico::core::read_json_string(t_, i_);
+    need(r.ok());
+    return r.ok() ? std::move(r.value()) : std::string();
   }
   const std::string& t_;
   size_t i_ = 0;
