@@ -88,7 +88,6 @@ Server::Server(ServerOptions options, std::shared_ptr<const config::Model> model
 Server::~Server() {
   workers_.clear();
   admin_.reset();
-  for (event* ev : signal_events_) event_free(ev);
 }
 
 core::Status Server::bind_listeners() {
@@ -143,6 +142,15 @@ bool Server::has_distribution(std::string_view id) const {
 
 int Server::run() {
   signal(SIGPIPE, SIG_IGN);
+  // Before any thread starts (the access log's, the workers'): they inherit the blocked mask,
+  // so these signals reach only the main loop's signalfd (core/signals.h).
+  core::Result<std::unique_ptr<core::Signals>> sigs =
+      core::Signals::create(loop_, {SIGTERM, SIGINT, SIGHUP}, [this](int sig) { on_signal(sig); });
+  if (!sigs.ok()) {
+    PORTICO_ERROR("%s", sigs.error().detail.c_str());
+    return 1;
+  }
+  signals_ = std::move(sigs.value());
   // Every connection is a descriptor (two when proxied): use the whole hard limit, as nginx's
   // worker_rlimit_nofile would.
   rlimit nofile{};
@@ -195,12 +203,6 @@ int Server::run() {
   for (auto& w : workers_) w->start(snapshot_);
   prober_ = std::make_unique<upstream::Prober>(loop_, [this] { return target_groups_; });
   prober_->poke();
-
-  for (int sig : {SIGTERM, SIGINT, SIGHUP}) {
-    event* ev = evsignal_new(loop_.base(), sig, &Server::on_signal, this);
-    evsignal_add(ev, nullptr);
-    signal_events_.push_back(ev);
-  }
   PORTICO_INFO("ready pid=%d workers=%d", static_cast<int>(getpid()), n);
   loop_.run();
   for (auto& w : workers_) w->join();
@@ -237,30 +239,27 @@ bool Server::needs_certificates(const config::Model& m) {
   return false;
 }
 
-void Server::on_signal(int sig, short /*what*/, void* arg) {
-  auto* self = static_cast<Server*>(arg);
+void Server::on_signal(int sig) {
   if (sig == SIGHUP) {
-    core::Result<uint64_t> r = self->reload();
+    if (shutting_down_) return;  // draining: the config no longer matters
+    core::Result<uint64_t> r = reload();
     (void)r;
     return;
   }
-  if (self->shutting_down_) {
+  if (shutting_down_) {
     // A second SIGTERM/SIGINT: stop without waiting for in-flight requests.
-    for (auto& w : self->workers_) w->stop_now();
+    for (auto& w : workers_) w->stop_now();
     return;
   }
   PORTICO_INFO("signal %d: draining (up to %lld ms)", sig,
-               static_cast<long long>(self->settings_.shutdown_timeout.count()));
-  self->shutdown();
+               static_cast<long long>(settings_.shutdown_timeout.count()));
+  shutdown();
 }
 
 void Server::shutdown() {
   if (shutting_down_) return;
   shutting_down_ = true;
   admin_.reset();
-  for (event* ev : signal_events_) {
-    if (event_get_signal(ev) == SIGHUP) event_del(ev);
-  }
   for (auto& w : workers_) w->begin_drain();
   shutdown_deadline_ = std::make_unique<core::Timer>(loop_, [this] {
     PORTICO_WARN("shutdown deadline reached: closing remaining connections");

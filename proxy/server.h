@@ -14,6 +14,7 @@
 #include "config/model.h"
 #include "core/loop.h"
 #include "core/result.h"
+#include "core/signals.h"
 #include "proxy/access_log.h"
 #include "proxy/invalidations.h"
 #include "proxy/snapshot.h"
@@ -83,7 +84,7 @@ class Server {
   core::Status start_certificates();
   static bool needs_certificates(const config::Model& m);
   static void append_tls_metrics(std::string& out, const tls::Stats& s);
-  static void on_signal(int sig, short what, void* arg);
+  void on_signal(int sig);
 
   ServerOptions options_;
   core::Loop loop_;
@@ -110,7 +111,7 @@ class Server {
   std::atomic<int> workers_running_{0};
   bool shutting_down_ = false;
   std::unique_ptr<core::Timer> shutdown_deadline_;
-  std::vector<struct event*> signal_events_;
+  std::unique_ptr<core::Signals> signals_;
 };
 
 }  // namespace portico::proxy
