@@ -18,14 +18,17 @@ Result<std::unique_ptr<Signals>> Signals::create(Loop& loop, std::initializer_li
   sigemptyset(&set);
   for (int sig : sigs) sigaddset(&set, sig);
   // Block first: a signal sent between the two calls then waits in the signalfd.
-  if (int rc = pthread_sigmask(SIG_BLOCK, &set, nullptr); rc != 0) {
+  sigset_t old;
+  if (int rc = pthread_sigmask(SIG_BLOCK, &set, &old); rc != 0) {
     return Error::make(ErrorKind::Internal, Side::Internal,
                        std::string("pthread_sigmask: ") + std::strerror(rc));
   }
   int fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
   if (fd < 0) {
+    int err = errno;
+    pthread_sigmask(SIG_SETMASK, &old, nullptr);  // nothing would read them: default actions back
     return Error::make(ErrorKind::Internal, Side::Internal,
-                       std::string("signalfd: ") + std::strerror(errno));
+                       std::string("signalfd: ") + std::strerror(err));
   }
   std::unique_ptr<Signals> s(new Signals(fd, std::move(on_signal)));
   s->ev_ = event_new(loop.base(), fd, EV_READ | EV_PERSIST, &Signals::on_readable, s.get());

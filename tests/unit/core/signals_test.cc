@@ -28,7 +28,8 @@ bool blocked_here(int sig) {
 
 }  // namespace
 
-TEST_CASE("signals sent to the process are read on the loop, in order and none lost", "[signals]") {
+TEST_CASE("signals sent to the process before the loop runs are all read on the loop",
+          "[signals]") {
   MaskGuard guard;
   Loop loop;
   std::vector<int> got;
@@ -38,7 +39,7 @@ TEST_CASE("signals sent to the process are read on the loop, in order and none l
   });
   REQUIRE(sigs.ok());
   // Sent before the loop runs: they wait in the signalfd (unblocked, SIGUSR1's default action
-  // would have ended this test binary).
+  // would have ended this test binary). Pending standard signals are read lowest number first.
   REQUIRE(kill(getpid(), SIGUSR1) == 0);
   REQUIRE(kill(getpid(), SIGUSR2) == 0);
   loop.run();
@@ -65,9 +66,9 @@ TEST_CASE("threads started after create() inherit the blocked signals", "[signal
   CHECK_FALSE(other);
 }
 
-TEST_CASE("a signal sent while another thread is busy still reaches the loop", "[signals]") {
-  // The helper thread would be a candidate for delivery had it not inherited the mask; the
-  // kernel then could run the default action (terminate) there.
+TEST_CASE("a signal sent from another thread reaches the loop", "[signals]") {
+  // The helper thread would be a candidate for delivery had it not inherited the mask, and the
+  // default action (terminate) would run there.
   MaskGuard guard;
   Loop loop;
   int got = 0;
