@@ -288,6 +288,15 @@ def fill_and_check(srv, obj, expected):
     return said, notes
 
 
+def load_tool(args, secs):
+    """None (wrk) or bench/sink_load's argv before the URL: same connections and duration, but
+    bodies are discarded in the kernel instead of copied, so at 100 KiB and 1 MiB the server's
+    core is the limit instead of the load generator's (bench/sink_load.cc)."""
+    if args.client != "sink_load":
+        return None
+    return [args.sink_load_bin, "-c", str(compare.WRK_CONNECTIONS), "-d", str(secs)]
+
+
 def measure_object(srv, origin, obj, args, procs):
     """compare.measure (warm-up + measured wrk run + /proc CPU) on /obj, plus origin fetches.
     A run during which other jobs took more than --noisy % of the benchmark CPUs is repeated
@@ -296,7 +305,8 @@ def measure_object(srv, origin, obj, args, procs):
     runs = []
     while True:
         before = origin_counts(origin).get(path, 0)
-        with hooked(run_wrk=lambda port, secs, a, p: _RUN_WRK(port, secs, a, p, path=path)):
+        with hooked(run_wrk=lambda port, secs, a, p: _RUN_WRK(port, secs, a, p, path=path,
+                                                              tool=load_tool(a, secs))):
             res, _ = compare.measure(srv, origin, args.duration, args, procs)
         res["origin_fetches"] = origin_counts(origin).get(path, 0) - before
         runs.append(res)
@@ -464,9 +474,13 @@ def report(servers, args, coll, brackets):
     L.append("")
     L.append(f"- host: {platform.node()}, {os.cpu_count()} CPUs ({compare.cpu_model()}), "
              f"Linux {platform.release()}")
-    pin = (f"proxy on CPU {args.proxy_cpu}; wrk, origin and driver on CPU {args.load_cpu}"
+    client = args.client
+    pin = (f"proxy on CPU {args.proxy_cpu}; {client}, origin and driver on CPU {args.load_cpu}"
            if args.pin else "unpinned")
-    L.append(f"- load: `wrk -t1 -c{compare.WRK_CONNECTIONS} -d{args.duration}s --latency` per "
+    load = (f"wrk -t1 -c{compare.WRK_CONNECTIONS} -d{args.duration}s --latency" if client == "wrk"
+            else f"bench/sink_load -c{compare.WRK_CONNECTIONS} -d{args.duration}")
+    sink = "" if client == "wrk" else " (bodies discarded in the kernel with `recv(MSG_TRUNC)`)"
+    L.append(f"- load: `{load}`{sink} per "
              f"object, {args.rounds} interleaved round(s)"
              + (", Portico before the first peer and after every peer (bracketed)"
                 if args.bracket else "") + ", cache filled and checked before, "
@@ -631,6 +645,13 @@ def parse_args():
     own.add_argument("--retries", type=int, default=2, metavar="N",
                      help="repeat a noisy run at most N times, keep the least noisy (default 2; "
                           "0 = never)")
+    own.add_argument("--client", choices=("wrk", "sink_load"), default="wrk",
+                     help="load generator: wrk (default) or bench/sink_load, which discards "
+                          "bodies in the kernel (recv MSG_TRUNC) so large hits load the server, "
+                          "not the client")
+    own.add_argument("--sink-load-bin", metavar="PATH",
+                     help="default: $SINK_LOAD_BIN, else bench/sink_load next to the Portico "
+                          "binary's build dir")
     mine, rest = own.parse_known_args()
     with hooked(ALL_SERVERS=ALL_SERVERS), patched(sys, argv=[sys.argv[0]] + rest):
         args = _PARSE_ARGS()
@@ -641,6 +662,13 @@ def parse_args():
         own.error(f"--objects: choose from {', '.join(OBJECTS)}")
     args.no_collapse, args.noisy, args.retries = mine.no_collapse, mine.noisy, mine.retries
     args.portico_bin = os.path.abspath(args.portico_bin)  # servers start in their own dirs
+    args.client = mine.client
+    args.sink_load_bin = os.path.abspath(
+        mine.sink_load_bin or os.environ.get("SINK_LOAD_BIN") or
+        os.path.join(os.path.dirname(args.portico_bin), "bench", "sink_load"))
+    if args.client == "sink_load" and not os.access(args.sink_load_bin, os.X_OK):
+        own.error(f"--client sink_load: no executable {args.sink_load_bin} (cmake --build "
+                  "<dir> --target sink_load, or --sink-load-bin PATH)")
     if not any(a == "--out" or a.startswith("--out=") for a in rest):
         stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
         args.out = os.path.join(HERE, "results", f"cache-compare-{stamp}.md")

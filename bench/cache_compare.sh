@@ -35,7 +35,7 @@ finish() {
     while read -r pid; do
       bin=$(readlink "/proc/$pid/exe" 2>/dev/null) || continue
       case ${bin##*/} in
-        nginx | haproxy | h2o | portico | wrk | varnishd | traffic_server | python3*)
+        nginx | haproxy | h2o | portico | wrk | sink_load | varnishd | traffic_server | python3*)
           kill -KILL "$pid" 2>/dev/null || true ;;
       esac
     done <"$work/pids"

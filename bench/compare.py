@@ -462,9 +462,12 @@ def parse_wrk(out):
     return res
 
 
-def run_wrk(port, secs, args, procs, path="/1k"):
-    argv = ["wrk", "-t1", f"-c{WRK_CONNECTIONS}", f"-d{secs}s", "--latency",
-            f"http://127.0.0.1:{port}{path}"]
+def run_wrk(port, secs, args, procs, path="/1k", tool=None):
+    """One bounded load run. `tool`: another load generator's argv before the URL, one that prints
+    wrk's summary (cache_compare.py --client sink_load); default wrk -t1 -cN -dS --latency."""
+    argv = (tool or ["wrk", "-t1", f"-c{WRK_CONNECTIONS}", f"-d{secs}s", "--latency"]) + [
+        f"http://127.0.0.1:{port}{path}"]
+    name = os.path.basename(argv[0])
     if args.pin:
         argv = ["taskset", "-c", str(args.load_cpu)] + argv
     p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -474,12 +477,12 @@ def run_wrk(port, secs, args, procs, path="/1k"):
     try:
         out, _ = p.communicate(timeout=secs + 20)
     except subprocess.TimeoutExpired:
-        raise RuntimeError("wrk did not finish in time")
+        raise RuntimeError(f"{name} did not finish in time")
     finally:  # also on Ctrl-C: stop (a no-op once it exited) and reap it here
         procs.stop(p)
         procs.procs.remove(p)
     if p.returncode != 0:
-        raise RuntimeError(f"wrk exited {p.returncode}: {out.strip()[-300:]}")
+        raise RuntimeError(f"{name} exited {p.returncode}: {out.strip()[-300:]}")
     return parse_wrk(out), out
 
 

@@ -122,6 +122,7 @@ void Connection::start() {
     bufferevent_disable(bev_, EV_WRITE);  // new bufferevents start with it enabled
   } else {
     bufferevent_setcb(bev_, nullptr, &Connection::on_write, &Connection::on_event, this);
+    set_write_slice(bev_);
     // The bufferevent only writes (write-first, see flush()); reads go through rev_.
     bufferevent_disable(bev_, EV_READ | EV_WRITE);
   }

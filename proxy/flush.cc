@@ -14,13 +14,23 @@
 namespace portico::proxy {
 namespace {
 
-// One send (or sendmsg over up to kMaxVec chains) of `out`'s memory chains; drains what went.
-long send_memory(evbuffer* out, int fd) {
+// One send (or sendmsg over up to kMaxVec chains) of at most `budget` bytes of `out`'s memory
+// chains; drains what went.
+long send_memory(evbuffer* out, int fd, size_t budget) {
   constexpr int kMaxVec = 64;
   evbuffer_iovec vec[kMaxVec];
-  int n = evbuffer_peek(out, -1, nullptr, vec, kMaxVec);
+  int n = evbuffer_peek(out, static_cast<ev_ssize_t>(budget), nullptr, vec, kMaxVec);
   if (n <= 0) return 0;
   n = std::min(n, kMaxVec);
+  size_t sum = 0;
+  for (int i = 0; i < n; ++i) {  // the last chain peeked may reach past the budget
+    if (vec[i].iov_len >= budget - sum) {
+      vec[i].iov_len = budget - sum;
+      n = i + 1;
+      break;
+    }
+    sum += vec[i].iov_len;
+  }
   ssize_t w;
   if (n == 1) {
     w = ::send(fd, vec[0].iov_base, vec[0].iov_len, MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -36,6 +46,8 @@ long send_memory(evbuffer* out, int fd) {
 
 }  // namespace
 
+void set_write_slice(bufferevent* bev) { bufferevent_set_max_single_write(bev, kWriteSlice); }
+
 bool flush_now(bufferevent* bev, bool may_hold_files) {
   evbuffer* out = bufferevent_get_output(bev);
   if (evbuffer_get_length(out) == 0) return true;
@@ -45,9 +57,12 @@ bool flush_now(bufferevent* bev, bool may_hold_files) {
     // A bufferevent keeps its output's start frozen; unfreeze around our write as its own write
     // callback does (libevent bufferevent_sock.c).
     evbuffer_unfreeze(out, 1);
-    for (int i = 0; i < 4 && fd >= 0; ++i) {
-      long w = may_hold_files ? evbuffer_write(out, fd) : send_memory(out, fd);
+    size_t budget = kWriteSlice;
+    for (int i = 0; i < 4 && fd >= 0 && budget > 0; ++i) {
+      long w = may_hold_files ? evbuffer_write_atmost(out, fd, static_cast<ev_ssize_t>(budget))
+                              : send_memory(out, fd, budget);
       if (w <= 0) break;  // errors surface through the bufferevent below
+      budget -= std::min(budget, static_cast<size_t>(w));
       if (evbuffer_get_length(out) == 0) break;
     }
     evbuffer_freeze(out, 1);
@@ -64,6 +79,12 @@ size_t send_direct(bufferevent* bev, std::string_view a, std::string_view b) {
   }
   evutil_socket_t fd = bufferevent_getfd(bev);
   if (fd < 0) return 0;
+  if (a.size() >= kWriteSlice) {
+    a = a.substr(0, kWriteSlice);
+    b = {};
+  } else if (b.size() > kWriteSlice - a.size()) {
+    b = b.substr(0, kWriteSlice - a.size());
+  }
   ssize_t w;
   if (b.empty()) {
     w = ::send(fd, a.data(), a.size(), MSG_NOSIGNAL | MSG_DONTWAIT);

@@ -12,16 +12,28 @@ struct evbuffer;
 
 namespace portico::proxy {
 
-// Writes what `bev`'s output holds. Returns true when the output is empty afterwards; otherwise
-// EV_WRITE is enabled so the bufferevent finishes the job (and reports errors through its event
-// callback, never from here), and the write callback should call write_drained() when done.
-// Memory-only output (`may_hold_files` false) goes out with send/sendmsg, which skip the file
-// layer (position lock, permission hooks) that libevent's writev goes through; output that may
+// The most bytes one connection writes per turn of its loop: flush_now() and send_direct() stop
+// there and leave the rest to the write event, and libevent's own write callback is set to the
+// same limit (set_write_slice; its default is 16 KiB). Like nginx's sendfile_max_chunk it keeps
+// one large response from holding the loop for the whole copy. It also matters for the kernel's
+// cost: with BBR, whose pacing runs on TCP's own timers unless the qdisc is fq, a 1 MiB hit
+// written in one sendmsg cost twice the CPU of the same hit in two 512 KiB writes (measured on
+// loopback: docs/benchmarks.md, session 13); with CUBIC both cost the same.
+constexpr size_t kWriteSlice = 512 * 1024;
+// Sets libevent's per-callback write limit of `bev` to kWriteSlice.
+void set_write_slice(bufferevent* bev);
+
+// Writes what `bev`'s output holds, up to kWriteSlice bytes. Returns true when the output is empty
+// afterwards; otherwise EV_WRITE is enabled so the bufferevent finishes the job (and reports errors
+// through its event callback, never from here), and the write callback should call write_drained()
+// when done. Memory-only output (`may_hold_files` false) goes out with send/sendmsg, which skip the
+// file layer (position lock, permission hooks) that libevent's writev goes through; output that may
 // hold file segments (sendfile) is written by libevent.
 bool flush_now(bufferevent* bev, bool may_hold_files = true);
 // When `bev`'s output is empty and not waiting for writability: one send/sendmsg of `a` then `b`
-// from the caller's memory. Returns the bytes the kernel took (0 also on EAGAIN or an error,
-// which then surfaces through the bufferevent when the caller queues the rest).
+// from the caller's memory, at most kWriteSlice bytes in all. Returns the bytes the kernel took (0
+// also on EAGAIN or an error, which then surfaces through the bufferevent when the caller queues
+// the rest).
 size_t send_direct(bufferevent* bev, std::string_view a, std::string_view b);
 // TLS output, for a bufferevent from bufferevent_openssl_socket_new after its handshake: moves
 // `staging` to `bev`'s output, joined into one chain first when it is at most `join_limit` bytes
