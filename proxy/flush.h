@@ -31,9 +31,10 @@ void set_write_slice(bufferevent* bev);
 // hold file segments (sendfile) is written by libevent.
 bool flush_now(bufferevent* bev, bool may_hold_files = true);
 // When `bev`'s output is empty and not waiting for writability: one send/sendmsg of `a` then `b`
-// from the caller's memory, at most kWriteSlice bytes in all. Returns the bytes the kernel took (0
-// also on EAGAIN or an error, which then surfaces through the bufferevent when the caller queues
-// the rest).
+// from the caller's memory: `a` (a head) and at most kWriteSlice bytes of `b` (a body), so a
+// body of two slices leaves in two writes rather than two and a head-sized tail. Returns the bytes
+// the kernel took (0 also on EAGAIN or an error, which then surfaces through the bufferevent when
+// the caller queues the rest).
 size_t send_direct(bufferevent* bev, std::string_view a, std::string_view b);
 // TLS output, for a bufferevent from bufferevent_openssl_socket_new after its handshake: moves
 // `staging` to `bev`'s output, joined into one chain first when it is at most `join_limit` bytes
