@@ -12,10 +12,12 @@ struct evbuffer;
 
 namespace portico::proxy {
 
-// The most bytes one connection writes per turn of its loop: flush_now() and send_direct() stop
-// there and leave the rest to the write event, and libevent's own write callback is set to the
-// same limit (set_write_slice; its default is 16 KiB). Like nginx's sendfile_max_chunk it keeps
-// one large response from holding the loop for the whole copy. It also matters for the kernel's
+// The largest single write of a connection: flush_now() writes at most this much per call and
+// leaves the rest to the write event, send_direct() sends a head plus at most this much body, and
+// libevent's own write callback is set to the same limit (set_write_slice; its default is 16 KiB),
+// so a large body goes a slice per writability event after the first callback's (at most two)
+// writes. Like nginx's sendfile_max_chunk it keeps one large response from holding the loop for
+// its whole copy. It also matters for the kernel's
 // cost: with BBR, whose pacing runs on TCP's own timers unless the qdisc is fq, a 1 MiB hit
 // written in one sendmsg cost twice the CPU of the same hit in two 512 KiB writes (measured on
 // loopback: docs/benchmarks.md, session 13); with CUBIC both cost the same.
